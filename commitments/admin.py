@@ -1,0 +1,206 @@
+"""Admin for every model. Status moves and commitment edits go through the services."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from . import services
+from .exceptions import TransitionNotAllowed, VersionConflict
+from .models import (
+    AuditEvent,
+    Channel,
+    Commitment,
+    Evidence,
+    Meeting,
+    Note,
+    Organisation,
+    Person,
+    Profile,
+    Source,
+    Status,
+    StatusChange,
+    Visit,
+)
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class StatusChangeInline(ReadOnlyInline):
+    model = StatusChange
+    fields = ("at", "from_status", "to_status", "actor", "channel", "note")
+    readonly_fields = fields
+    ordering = ("-at", "-id")
+
+
+class EvidenceInline(ReadOnlyInline):
+    model = Evidence
+    fields = ("added_at", "title", "url", "kind", "added_by")
+    readonly_fields = fields
+
+
+class NoteInline(ReadOnlyInline):
+    model = Note
+    fields = ("created_at", "kind", "author", "text")
+    readonly_fields = fields
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(admin.ModelAdmin):
+    list_display = ("name", "country", "kind")
+    list_filter = ("kind", "country")
+    search_fields = ("name", "aliases")
+
+
+@admin.register(Person)
+class PersonAdmin(admin.ModelAdmin):
+    list_display = ("name", "position", "organisation")
+    search_fields = ("name", "aliases", "position")
+    autocomplete_fields = ("organisation",)
+
+
+@admin.register(Source)
+class SourceAdmin(admin.ModelAdmin):
+    list_display = ("title", "publisher", "published_on", "language")
+    search_fields = ("title", "publisher", "author")
+    list_filter = ("language",)
+
+
+class MeetingInline(admin.StackedInline):
+    model = Meeting
+    extra = 0
+    filter_horizontal = ("participants",)
+
+
+@admin.register(Visit)
+class VisitAdmin(admin.ModelAdmin):
+    list_display = ("title", "code", "start_date", "end_date", "place")
+    search_fields = ("title", "place", "summary")
+    list_filter = ("host_country", "visiting_country")
+    filter_horizontal = ("sources",)
+    inlines = [MeetingInline]
+
+
+@admin.register(Commitment)
+class CommitmentAdmin(admin.ModelAdmin):
+    list_display = ("reference", "title", "status", "sector", "owner", "due_date", "version")
+    list_filter = ("status", "sector", "nature", "visit")
+    search_fields = ("reference", "title", "description", "external_id")
+    autocomplete_fields = ("pledged_by", "beneficiary", "parent", "owner", "watchers")
+    readonly_fields = ("status", "version", "created_at", "updated_at", "status_changed_at")
+    list_select_related = ("owner",)
+    inlines = [StatusChangeInline, EvidenceInline, NoteInline]
+    actions = ["move_to_in_progress", "move_to_agreed"]
+
+    def save_model(self, request, obj, form, change):
+        # Creation and edits go through the services so history, version and the audit
+        # trail stay right. Errors come back as form errors (see save_form below).
+        data = {
+            name: form.cleaned_data[name]
+            for name in services.EDITABLE_FIELDS
+            if name in form.cleaned_data
+        }
+        if change:
+            saved, _changed = services.commitment_update(
+                commitment_id=obj.pk, actor=request.user, channel=Channel.ADMIN, data=data
+            )
+        else:
+            saved = services.commitment_create(
+                actor=request.user,
+                channel=Channel.ADMIN,
+                data=data,
+                reference=form.cleaned_data.get("reference", ""),
+            )
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+    def save_related(self, request, form, formsets, change):
+        form.instance.watchers.set(form.cleaned_data.get("watchers", []))
+
+    def _move(self, request, queryset, to_status):
+        moved = 0
+        for commitment in queryset:
+            try:
+                services.commitment_transition(
+                    commitment_id=commitment.pk,
+                    to_status=to_status,
+                    actor=request.user,
+                    channel=Channel.ADMIN,
+                )
+                moved += 1
+            except (TransitionNotAllowed, ValidationError, PermissionDenied, VersionConflict) as e:
+                self.message_user(request, f"{commitment.reference}: {e}", messages.WARNING)
+        self.message_user(request, _("%(n)d moved.") % {"n": moved})
+
+    @admin.action(description=_("Move to in progress"))
+    def move_to_in_progress(self, request, queryset):
+        self._move(request, queryset, Status.IN_PROGRESS)
+
+    @admin.action(description=_("Move to agreed"))
+    def move_to_agreed(self, request, queryset):
+        self._move(request, queryset, Status.AGREED)
+
+
+class AppendOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(StatusChange)
+class StatusChangeAdmin(AppendOnlyAdmin):
+    list_display = ("at", "commitment", "from_status", "to_status", "actor", "channel")
+    list_filter = ("to_status", "channel")
+    search_fields = ("commitment__reference", "note")
+    list_select_related = ("commitment", "actor")
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(AppendOnlyAdmin):
+    list_display = ("at", "action", "commitment", "actor", "channel")
+    list_filter = ("action", "channel")
+    search_fields = ("commitment__reference",)
+    list_select_related = ("commitment", "actor")
+
+
+@admin.register(Evidence)
+class EvidenceAdmin(admin.ModelAdmin):
+    list_display = ("title", "commitment", "kind", "added_by", "added_at")
+    list_filter = ("kind",)
+    search_fields = ("title", "url", "commitment__reference")
+    list_select_related = ("commitment", "added_by")
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Note)
+class NoteAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "commitment", "kind", "author")
+    list_filter = ("kind",)
+    search_fields = ("text", "commitment__reference")
+    list_select_related = ("commitment", "author")
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Profile)
+class ProfileAdmin(admin.ModelAdmin):
+    list_display = ("user", "time_zone", "morning_hour", "daily_digest", "line_manager")
+    search_fields = ("user__username", "user__email")
+    autocomplete_fields = ("user", "line_manager")

@@ -1,0 +1,683 @@
+"""The commitment domain: visits, the parties, the pledges made, and what proves them.
+
+Models hold data, constraints, named choices and read-only queryset methods. Every
+write that carries a business rule lives in `commitments.services`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_countries.fields import CountryField
+
+from .validators import validate_currency, validate_http_url, validate_string_list
+
+
+class Sector(models.TextChoices):
+    RAIL_TRANSPORT = "rail_transport", _("Rail and transport")
+    TRADE = "trade", _("Trade")
+    BANKING_FINANCE = "banking_finance", _("Banking and finance")
+    TELECOMS_ICT = "telecoms_ict", _("Telecoms and ICT")
+    VISAS_MIGRATION = "visas_migration", _("Visas and migration")
+    AGRICULTURE = "agriculture", _("Agriculture")
+    MINING = "mining", _("Mining")
+    TRANSIT_LOGISTICS = "transit_logistics", _("Transit and logistics")
+    HEALTH = "health", _("Health")
+    EDUCATION = "education", _("Education")
+    DIPLOMACY = "diplomacy", _("Diplomacy")
+    HUMANITARIAN = "humanitarian", _("Humanitarian")
+
+
+class Nature(models.TextChoices):
+    """Whether a tracked item is a stated intention, a signed agreement, or already done."""
+
+    INTENTION = "intention", _("Stated intention")
+    AGREEMENT = "agreement", _("Formal agreement")
+    DONE = "done", _("Already done")
+
+
+class Status(models.TextChoices):
+    PROPOSED = "proposed", _("Proposed")
+    AGREED = "agreed", _("Agreed")
+    IN_PROGRESS = "in_progress", _("In progress")
+    BLOCKED = "blocked", _("Blocked")
+    FULFILLED = "fulfilled", _("Fulfilled")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+TERMINAL_STATUSES = frozenset({Status.FULFILLED, Status.CANCELLED})
+OPEN_STATUSES = frozenset(set(Status) - TERMINAL_STATUSES)
+
+# The one table of allowed moves. Leaving a terminal status (reopening) is allowed only
+# to managers and needs a note; services.commitment_transition enforces both.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.PROPOSED: frozenset({Status.AGREED, Status.IN_PROGRESS, Status.CANCELLED}),
+    Status.AGREED: frozenset(
+        {Status.IN_PROGRESS, Status.BLOCKED, Status.FULFILLED, Status.CANCELLED}
+    ),
+    Status.IN_PROGRESS: frozenset(
+        {Status.AGREED, Status.BLOCKED, Status.FULFILLED, Status.CANCELLED}
+    ),
+    Status.BLOCKED: frozenset({Status.AGREED, Status.IN_PROGRESS, Status.CANCELLED}),
+    Status.FULFILLED: frozenset({Status.IN_PROGRESS}),
+    Status.CANCELLED: frozenset({Status.PROPOSED, Status.AGREED}),
+}
+# Moves into these need a note; a move into FULFILLED needs evidence.
+NOTE_REQUIRED = frozenset({Status.BLOCKED, Status.CANCELLED})
+
+
+class Channel(models.TextChoices):
+    WEB = "web", _("Web")
+    API = "api", _("API")
+    ADMIN = "admin", _("Admin")
+    IMPORT = "import", _("Import")
+    SYSTEM = "system", _("System")
+
+
+class Role:
+    """Names of the auth groups created by migration 0002; they are the app's roles."""
+
+    DESK_OFFICER = "Desk officers"
+    MANAGER = "Managers"
+    VIEWER = "Viewers"
+    ALL = (DESK_OFFICER, MANAGER, VIEWER)
+
+
+def today_local(now: dt.datetime | None = None) -> dt.date:
+    """Today's date in the tracker's time zone (settings.TIME_ZONE)."""
+    return timezone.localdate(now or timezone.now())
+
+
+class Source(models.Model):
+    """A document that reports on a visit. Its URL is left empty until a real one is known."""
+
+    title = models.CharField(_("title"), max_length=300)
+    publisher = models.CharField(_("author or publisher"), max_length=200)
+    author = models.CharField(_("author"), max_length=200, blank=True)
+    published_on = models.DateField(_("published on"), null=True, blank=True)
+    published_note = models.CharField(
+        _("publication date note"),
+        max_length=200,
+        blank=True,
+        help_text=_("When the exact date is unknown, what is known (e.g. 'after 2025-04-21')."),
+    )
+    language = models.CharField(_("language"), max_length=12, default="en")
+    url = models.CharField(_("URL"), max_length=1000, blank=True, validators=[validate_http_url])
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["published_on", "title"]
+        constraints = [
+            models.UniqueConstraint(fields=["title", "publisher"], name="source_unique_title"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.publisher})"
+
+
+class Organisation(models.Model):
+    class Kind(models.TextChoices):
+        GOVERNMENT = "government", _("Government")
+        MINISTRY = "ministry", _("Ministry")
+        STATE_COMPANY = "state_company", _("State company")
+        BANK = "bank", _("Bank")
+        CHAMBER = "chamber", _("Chamber of commerce")
+        PRIVATE_COMPANY = "private_company", _("Private company")
+        PRIVATE_SECTOR = "private_sector", _("Private sector (group of companies)")
+        DIPLOMATIC_MISSION = "diplomatic_mission", _("Diplomatic mission")
+        INTERNATIONAL = "international", _("International body")
+        OTHER = "other", _("Other")
+
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    aliases = models.JSONField(
+        _("aliases"),
+        default=list,
+        blank=True,
+        validators=[validate_string_list],
+        help_text=_("Other spellings, searched like the name."),
+    )
+    country = CountryField(_("country"), blank=True)
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Person(models.Model):
+    """An official named in a source: who met whom during a visit."""
+
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    aliases = models.JSONField(
+        _("aliases"), default=list, blank=True, validators=[validate_string_list]
+    )
+    position = models.CharField(_("position"), max_length=300, blank=True)
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, null=True, blank=True, related_name="people"
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = _("people")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Visit(models.Model):
+    title = models.CharField(_("title"), max_length=300)
+    code = models.SlugField(
+        _("reference prefix"),
+        max_length=20,
+        unique=True,
+        help_text=_("Prefix of its commitments' references, e.g. KZ-AF-2025."),
+    )
+    start_date = models.DateField(_("start date"))
+    end_date = models.DateField(_("end date"))
+    place = models.CharField(_("place"), max_length=200)
+    host_country = CountryField(_("host country"))
+    visiting_country = CountryField(_("visiting country"))
+    delegation_lead = models.ForeignKey(
+        Person,
+        verbose_name=_("delegation lead"),
+        on_delete=models.PROTECT,
+        related_name="visits_led",
+    )
+    summary = models.TextField(_("summary"), blank=True)
+    sources = models.ManyToManyField(Source, blank=True, related_name="visits")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-start_date"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_date__gte=models.F("start_date")), name="visit_dates_ordered"
+            ),
+            models.CheckConstraint(
+                condition=~Q(host_country=models.F("visiting_country")),
+                name="visit_two_sides",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("commitments:visit-detail", args=[self.pk])
+
+
+class Meeting(models.Model):
+    """A meeting held during a visit, with who took part, as the sources report it."""
+
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="meetings")
+    held_on = models.DateField(_("held on"))
+    title = models.CharField(_("title"), max_length=300)
+    summary = models.TextField(_("summary"), blank=True)
+    participants = models.ManyToManyField(Person, related_name="meetings")
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, null=True, blank=True)
+
+    class Meta:
+        ordering = ["held_on", "title"]
+        constraints = [
+            models.UniqueConstraint(fields=["visit", "title"], name="meeting_unique_title"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class CommitmentQuerySet(models.QuerySet):
+    def open(self) -> CommitmentQuerySet:
+        return self.exclude(status__in=TERMINAL_STATUSES)
+
+    def closed(self) -> CommitmentQuerySet:
+        return self.filter(status__in=TERMINAL_STATUSES)
+
+    def overdue(self, on: dt.date | None = None) -> CommitmentQuerySet:
+        """Open commitments whose due date is before `on` (default: today, tracker zone)."""
+        return self.open().filter(due_date__lt=on or today_local())
+
+    def due_between(self, start: dt.date, end: dt.date) -> CommitmentQuerySet:
+        return self.open().filter(due_date__gte=start, due_date__lte=end)
+
+    def due_for_follow_up(self, at: dt.datetime | None = None) -> CommitmentQuerySet:
+        return self.open().filter(next_follow_up_at__lte=at or timezone.now())
+
+    def owned_by(self, user) -> CommitmentQuerySet:
+        return self.filter(owner=user)
+
+    def editable_by(self, user) -> CommitmentQuerySet:
+        """What `user` may change: everything for managers, owned/watched for officers."""
+        from .permissions import is_manager, is_viewer
+
+        if not user.is_authenticated or is_viewer(user):
+            return self.none()
+        if is_manager(user):
+            return self
+        return self.filter(Q(owner=user) | Q(watchers=user)).distinct()
+
+    def with_overdue_days(self, on: dt.date | None = None) -> CommitmentQuerySet:
+        """Annotate `days_overdue` (0 when not overdue), computed by the database."""
+        on = on or today_local()
+        return self.annotate(
+            days_overdue=models.Case(
+                models.When(
+                    Q(due_date__lt=on) & ~Q(status__in=TERMINAL_STATUSES),
+                    then=models.Value(on) - models.F("due_date"),
+                ),
+                default=None,
+                output_field=models.DurationField(),
+            )
+        )
+
+
+class Commitment(models.Model):
+    reference = models.CharField(
+        _("reference"),
+        max_length=40,
+        unique=True,
+        help_text=_("Stable human reference, e.g. KZ-AF-2025-001."),
+    )
+    title = models.CharField(_("title"), max_length=300)
+    description = models.TextField(_("description"), blank=True)
+    visit = models.ForeignKey(
+        Visit, verbose_name=_("visit"), on_delete=models.PROTECT, related_name="commitments"
+    )
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("parent commitment"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
+    )
+    sector = models.CharField(_("sector"), max_length=32, choices=Sector.choices)
+    pledged_by = models.ForeignKey(
+        Organisation,
+        verbose_name=_("pledged by"),
+        on_delete=models.PROTECT,
+        related_name="pledges_made",
+    )
+    beneficiary = models.ForeignKey(
+        Organisation,
+        verbose_name=_("beneficiary"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="pledges_received",
+    )
+    nature = models.CharField(_("nature"), max_length=16, choices=Nature.choices)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="owned_commitments",
+    )
+    watchers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="watched_commitments"
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.PROPOSED
+    )
+    status_changed_at = models.DateTimeField(_("status changed at"), default=timezone.now)
+    due_date = models.DateField(_("due date"), null=True, blank=True)
+    next_follow_up_at = models.DateTimeField(_("next follow-up"), null=True, blank=True)
+    follow_up_every_days = models.PositiveSmallIntegerField(
+        _("follow-up cadence (days)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(365)],
+        help_text=_("Empty: the tracker's default cadence."),
+    )
+    snoozed_until = models.DateField(
+        _("follow-up snoozed until"),
+        null=True,
+        blank=True,
+        help_text=_("Follow-up reminders are held until this date; it never hides overdue."),
+    )
+    amount = models.DecimalField(
+        _("amount"),
+        max_digits=18,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+    )
+    currency = models.CharField(
+        _("currency"), max_length=3, blank=True, validators=[validate_currency]
+    )
+    progress = models.PositiveSmallIntegerField(
+        _("progress (%)"), default=0, validators=[MaxValueValidator(100)]
+    )
+    source = models.ForeignKey(
+        Source,
+        verbose_name=_("source"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="commitments",
+    )
+    source_quote = models.CharField(_("quoted phrase"), max_length=500, blank=True)
+    external_id = models.CharField(
+        _("external id"),
+        max_length=100,
+        blank=True,
+        default="",
+        help_text=_("Identifier in an integrated system; unique when set."),
+    )
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
+    # Position in the global change order (services.next_change_seq): incremental sync
+    # reads "everything after N" by this column.
+    change_seq = models.BigIntegerField(default=0, editable=False, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    objects = CommitmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["reference"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["external_id"],
+                condition=~Q(external_id=""),
+                name="commitment_external_id_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(progress__gte=0) & Q(progress__lte=100),
+                name="commitment_progress_0_100",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount__isnull=True) | Q(amount__gte=0),
+                name="commitment_amount_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount__isnull=True) | ~Q(currency=""),
+                name="commitment_amount_has_currency",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=[s.value for s in Status]),
+                name="commitment_status_known",
+            ),
+            models.CheckConstraint(
+                condition=Q(sector__in=[s.value for s in Sector]),
+                name="commitment_sector_known",
+            ),
+            models.CheckConstraint(
+                condition=Q(nature__in=[n.value for n in Nature]),
+                name="commitment_nature_known",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "due_date"], name="commitment_status_due"),
+            models.Index(fields=["next_follow_up_at"], name="commitment_follow_up"),
+            models.Index(fields=["owner", "status"], name="commitment_owner_status"),
+            models.Index(fields=["sector", "status"], name="commitment_sector_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.title}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("commitments:commitment-detail", args=[self.pk])
+
+    def clean(self) -> None:
+        if self.amount is not None and not self.currency:
+            raise ValidationError({"currency": _("A currency is needed with an amount.")})
+        if self.parent_id and self.parent_id == self.pk:
+            raise ValidationError({"parent": _("A commitment cannot be its own parent.")})
+        if (
+            self.external_id
+            and Commitment.objects.filter(external_id=self.external_id).exclude(pk=self.pk).exists()
+        ):
+            # The database constraint is the guard; this names the field in the error.
+            raise ValidationError({"external_id": _("Another commitment has this external id.")})
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in TERMINAL_STATUSES
+
+    def is_overdue(self, on: dt.date | None = None) -> bool:
+        return bool(self.is_open and self.due_date and self.due_date < (on or today_local()))
+
+    def allowed_moves(self) -> list[str]:
+        return sorted(TRANSITIONS[self.status])
+
+    @property
+    def follow_up_cadence(self) -> dt.timedelta:
+        return dt.timedelta(days=self.follow_up_every_days or settings.TRACKER_FOLLOW_UP_DAYS)
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    """History must not be rewritten: bulk update and delete are refused."""
+
+    def update(self, **kwargs):
+        raise TypeError(f"{self.model.__name__} rows are append-only.")
+
+    def delete(self):
+        raise TypeError(f"{self.model.__name__} rows are append-only.")
+
+
+class StatusChange(models.Model):
+    """One status move. Append-only: the application never updates or deletes these."""
+
+    commitment = models.ForeignKey(
+        Commitment, on_delete=models.PROTECT, related_name="status_changes"
+    )
+    from_status = models.CharField(max_length=16, choices=Status.choices, blank=True)
+    to_status = models.CharField(max_length=16, choices=Status.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
+    )
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    note = models.TextField(blank=True)
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    # The commitment's version this move produced: orders moves of one commitment.
+    version = models.PositiveIntegerField()
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        get_latest_by = "at"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["commitment", "version"], name="status_change_unique_version"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.commitment_id}: {self.from_status or '-'} → {self.to_status}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise TypeError("StatusChange rows are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("StatusChange rows are append-only.")
+
+
+class Evidence(models.Model):
+    class Kind(models.TextChoices):
+        PRESS_RELEASE = "press_release", _("Press release")
+        AGREEMENT_TEXT = "agreement_text", _("Agreement text")
+        OFFICIAL_LETTER = "official_letter", _("Official letter")
+        MEDIA_REPORT = "media_report", _("Media report")
+        PHOTO = "photo", _("Photo")
+        INTERNAL_MEMO = "internal_memo", _("Internal memo")
+
+    commitment = models.ForeignKey(Commitment, on_delete=models.PROTECT, related_name="evidence")
+    url = models.CharField(_("URL"), max_length=1000, blank=True, validators=[validate_http_url])
+    source = models.ForeignKey(
+        Source,
+        verbose_name=_("source document"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        help_text=_("A source on record, for evidence that has no web address yet."),
+    )
+    title = models.CharField(_("title"), max_length=300)
+    kind = models.CharField(
+        _("kind"), max_length=20, choices=Kind.choices, default=Kind.MEDIA_REPORT
+    )
+    published_on = models.DateField(_("published on"), null=True, blank=True)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
+    )
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-added_at", "-id"]
+        verbose_name_plural = _("evidence")
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(url="") | Q(source__isnull=False),
+                name="evidence_has_url_or_source",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def clean(self) -> None:
+        if not self.url and not self.source_id:
+            raise ValidationError({"url": _("Give a link, or the source document on record.")})
+
+
+class Note(models.Model):
+    """A follow-up log entry. Snoozes and reassignments are notes of their own kind."""
+
+    class Kind(models.TextChoices):
+        COMMENT = "comment", _("Note")
+        SNOOZE = "snooze", _("Follow-up snoozed")
+        REASSIGN = "reassign", _("Reassigned")
+        SYSTEM = "system", _("System")
+
+    commitment = models.ForeignKey(Commitment, on_delete=models.PROTECT, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
+    )
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.COMMENT)
+    text = models.TextField(_("text"))
+    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.WEB)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.text[:60]
+
+
+class AuditEvent(models.Model):
+    """Append-only audit trail: every write a service makes, who made it, through what.
+
+    `changes` maps a field name to [old, new] (as text) for updates; other actions carry
+    what identifies the row they wrote.
+    """
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
+    )
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    action = models.CharField(max_length=40)
+    commitment = models.ForeignKey(
+        Commitment, on_delete=models.PROTECT, null=True, blank=True, related_name="audit_events"
+    )
+    changes = models.JSONField(default=dict, blank=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise TypeError("AuditEvent rows are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("AuditEvent rows are append-only.")
+
+
+class ChangeCounter(models.Model):
+    """A single row whose lock orders commitment changes by commit time.
+
+    A writer takes the row lock (SELECT ... FOR UPDATE) and increments it inside its
+    transaction; the next writer waits for that commit. So `Commitment.change_seq` grows
+    in commit order, and a sync client reading "after N" never misses a change that
+    committed late (see services.next_change_seq).
+    """
+
+    name = models.CharField(max_length=40, primary_key=True)
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"
+
+
+def _default_working_days() -> list[int]:
+    # ISO weekdays, Monday=1: Monday to Friday, as in Astana. Officers in Kabul, where
+    # the week runs Saturday to Thursday, set [6, 7, 1, 2, 3, 4].
+    return [1, 2, 3, 4, 5]
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(_("%(value)s is not a known time zone."), params={"value": value})
+
+
+def validate_working_days(value) -> None:
+    if not isinstance(value, list) or not value or any(d not in range(1, 8) for d in value):
+        raise ValidationError(_("Working days are ISO weekday numbers 1 (Mon) to 7 (Sun)."))
+
+
+class Profile(models.Model):
+    """Per-user settings that reminders need: time zone, working days, digests, manager."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
+    )
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default="UTC", validators=[validate_time_zone]
+    )
+    working_days = models.JSONField(
+        _("working days"), default=_default_working_days, validators=[validate_working_days]
+    )
+    morning_hour = models.PositiveSmallIntegerField(
+        _("reminder hour"), default=8, validators=[MaxValueValidator(23)]
+    )
+    daily_digest = models.BooleanField(_("daily digest instead of single emails"), default=False)
+    line_manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="reports",
+        help_text=_("Escalations go here; empty: to every manager."),
+    )
+
+    def __str__(self) -> str:
+        return f"Profile of {self.user}"
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)

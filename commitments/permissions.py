@@ -1,0 +1,57 @@
+"""Who may do what. Roles are the auth groups named in models.Role.
+
+- Managers read and change everything, reopen closed items and reassign owners.
+- Desk officers read everything and change what they own or watch.
+- Viewers read everything and change nothing.
+Superusers count as managers.
+"""
+
+from __future__ import annotations
+
+from .models import Commitment, Role
+
+
+def _groups(user) -> set[str]:
+    # Cache on the user object: a page asks these questions many times.
+    cached = getattr(user, "_tracker_groups", None)
+    if cached is None:
+        cached = set(user.groups.values_list("name", flat=True)) if user.is_authenticated else set()
+        user._tracker_groups = cached
+    return cached
+
+
+def is_manager(user) -> bool:
+    return bool(user.is_authenticated and (user.is_superuser or Role.MANAGER in _groups(user)))
+
+
+def is_viewer(user) -> bool:
+    """Read-only: in Viewers and in no writing role."""
+    if not user.is_authenticated:
+        return True
+    groups = _groups(user)
+    if is_manager(user):
+        return False
+    return Role.DESK_OFFICER not in groups
+
+
+def is_desk_officer(user) -> bool:
+    return bool(user.is_authenticated and Role.DESK_OFFICER in _groups(user))
+
+
+def can_edit(user, commitment: Commitment) -> bool:
+    """May `user` change this commitment (status, evidence, notes, snooze)?"""
+    if is_manager(user):
+        return True
+    if not is_desk_officer(user):
+        return False
+    if commitment.owner_id == user.pk:
+        return True
+    return commitment.watchers.filter(pk=user.pk).exists()
+
+
+def can_reopen(user) -> bool:
+    return is_manager(user)
+
+
+def can_reassign(user) -> bool:
+    return is_manager(user)

@@ -1,0 +1,33 @@
+"""Every write with a business rule. Import from here: `from commitments import services`.
+
+Modules: `commitments` (the commitment life cycle). Later capabilities add their own
+module here (reminders, API tokens, sync) and re-export their public functions.
+"""
+
+from .commitments import (
+    EDITABLE_FIELDS,
+    EvidenceInput,
+    commitment_create,
+    commitment_reassign,
+    commitment_snooze,
+    commitment_transition,
+    commitment_update,
+    evidence_add,
+    next_change_seq,
+    next_reference,
+    note_add,
+)
+
+__all__ = [
+    "EDITABLE_FIELDS",
+    "EvidenceInput",
+    "commitment_create",
+    "commitment_reassign",
+    "commitment_snooze",
+    "commitment_transition",
+    "commitment_update",
+    "evidence_add",
+    "next_change_seq",
+    "next_reference",
+    "note_add",
+]

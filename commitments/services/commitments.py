@@ -1,0 +1,489 @@
+"""Writes to commitments: create, update, status moves, evidence, notes, snooze, reassign.
+
+Each function is one transaction. Views, API serializers, the admin, tasks and commands
+call these; none of them re-implements a rule written here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ..exceptions import TransitionNotAllowed, VersionConflict
+from ..models import (
+    NOTE_REQUIRED,
+    TERMINAL_STATUSES,
+    TRANSITIONS,
+    AuditEvent,
+    ChangeCounter,
+    Channel,
+    Commitment,
+    Evidence,
+    Note,
+    Status,
+    StatusChange,
+    Visit,
+)
+from ..permissions import can_edit, can_reassign, can_reopen
+
+User = get_user_model()
+
+# Fields a caller may set through create/update; status moves only via transitions.
+EDITABLE_FIELDS = (
+    "title",
+    "description",
+    "visit",
+    "parent",
+    "sector",
+    "pledged_by",
+    "beneficiary",
+    "nature",
+    "owner",
+    "due_date",
+    "next_follow_up_at",
+    "follow_up_every_days",
+    "amount",
+    "currency",
+    "progress",
+    "source",
+    "source_quote",
+    "external_id",
+)
+# Channels through which the system itself writes, with no user to check.
+_TRUSTED_CHANNELS = (Channel.SYSTEM, Channel.IMPORT)
+
+
+@dataclass(frozen=True)
+class EvidenceInput:
+    url: str
+    title: str
+    kind: str = Evidence.Kind.MEDIA_REPORT
+    published_on: dt.date | None = None
+    source_id: int | None = None
+
+
+def next_change_seq() -> int:
+    """Take the next position in the global change order, under a row lock.
+
+    The lock is held until the caller's transaction commits, so a later writer gets a
+    larger number only after the earlier one is visible: numbers follow commit order.
+    Must be called inside transaction.atomic().
+    """
+    counter, _created = ChangeCounter.objects.select_for_update().get_or_create(name="commitment")
+    counter.value += 1
+    counter.save(update_fields=["value"])
+    return counter.value
+
+
+def _check_can_edit(*, actor, commitment: Commitment, channel: str) -> None:
+    if channel in _TRUSTED_CHANNELS and actor is None:
+        return
+    if actor is None or not can_edit(actor, commitment):
+        raise PermissionDenied(_("You may not change this commitment."))
+
+
+def _lock(commitment_id: int) -> Commitment:
+    try:
+        return Commitment.objects.select_for_update().get(pk=commitment_id)
+    except Commitment.DoesNotExist:
+        raise ValidationError({"commitment": _("No such commitment.")}) from None
+
+
+def _check_version(commitment: Commitment, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != commitment.version:
+        raise VersionConflict(expected=expected_version, current=commitment.version)
+
+
+def _audit(*, action: str, actor, channel: str, commitment=None, changes=None) -> None:
+    AuditEvent.objects.create(
+        action=action,
+        actor=actor if getattr(actor, "pk", None) else None,
+        channel=channel,
+        commitment=commitment,
+        changes=changes or {},
+    )
+
+
+def _as_text(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if hasattr(value, "pk"):
+        return value.pk
+    return str(value)
+
+
+def _validate_evidence(items: Iterable[EvidenceInput], commitment: Commitment) -> list[Evidence]:
+    rows = []
+    for index, item in enumerate(items):
+        row = Evidence(
+            commitment=commitment,
+            url=item.url,
+            title=item.title,
+            kind=item.kind,
+            published_on=item.published_on,
+            source_id=item.source_id,
+        )
+        try:
+            row.full_clean(exclude=["commitment", "added_by"])
+        except ValidationError as exc:
+            raise ValidationError({f"evidence[{index}]": exc.messages}) from None
+        rows.append(row)
+    return rows
+
+
+def _bump(commitment: Commitment) -> None:
+    commitment.version += 1
+    commitment.change_seq = next_change_seq()
+
+
+def _follow_up_after(commitment: Commitment, now: dt.datetime) -> dt.datetime | None:
+    if commitment.status in TERMINAL_STATUSES:
+        return None
+    return now + commitment.follow_up_cadence
+
+
+def next_reference(visit: Visit) -> str:
+    """The next free reference of a visit: <visit code>-NNN. Caller holds the visit lock."""
+    prefix = f"{visit.code}-"
+    last = (
+        Commitment.objects.filter(visit=visit, reference__startswith=prefix)
+        .aggregate(last=Max("reference"))
+        .get("last")
+    )
+    number = 1
+    if last:
+        tail = last.removeprefix(prefix)
+        number = int(tail) + 1 if tail.isdigit() else Commitment.objects.filter(visit=visit).count()
+    return f"{prefix}{number:03d}"
+
+
+def commitment_create(
+    *,
+    actor,
+    channel: str,
+    data: Mapping[str, Any],
+    reference: str = "",
+    status: str = Status.PROPOSED,
+    watchers: Iterable = (),
+) -> Commitment:
+    """Create a commitment; write its first history row ("" → status)."""
+    from ..permissions import is_desk_officer, is_manager
+
+    if channel not in _TRUSTED_CHANNELS and not (is_manager(actor) or is_desk_officer(actor)):
+        raise PermissionDenied(_("You may not create commitments."))
+    unknown = set(data) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError({name: _("Unknown field.") for name in sorted(unknown)})
+    if status not in Status.values:
+        raise ValidationError({"status": _("Unknown status %(s)s.") % {"s": status}})
+    now = timezone.now()
+    with transaction.atomic():
+        commitment = Commitment(status=status, status_changed_at=now, **data)
+        if commitment.visit_id:
+            visit = Visit.objects.select_for_update().get(pk=commitment.visit_id)
+            commitment.reference = reference or next_reference(visit)
+        else:
+            commitment.reference = reference or "pending"
+        if commitment.next_follow_up_at is None and status not in TERMINAL_STATUSES:
+            commitment.next_follow_up_at = now + commitment.follow_up_cadence
+        commitment.full_clean()
+        commitment.change_seq = next_change_seq()
+        commitment.save()
+        if watchers:
+            commitment.watchers.set(watchers)
+        StatusChange.objects.create(
+            commitment=commitment,
+            from_status="",
+            to_status=status,
+            actor=actor,
+            at=now,
+            channel=channel,
+            version=commitment.version,
+            note=_("Created"),
+        )
+        _audit(action="create", actor=actor, channel=channel, commitment=commitment)
+    return commitment
+
+
+def commitment_update(
+    *,
+    commitment_id: int,
+    actor,
+    channel: str,
+    data: Mapping[str, Any],
+    expected_version: int | None = None,
+) -> tuple[Commitment, bool]:
+    """Change a commitment's fields (not its status). Returns (commitment, changed).
+
+    Nothing is written, and the version stays, when every value is already as asked.
+    Changing the owner is a reassignment and needs a manager.
+    """
+    unknown = set(data) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError({name: _("Unknown field.") for name in sorted(unknown)})
+    with transaction.atomic():
+        commitment = _lock(commitment_id)
+        _check_version(commitment, expected_version)
+        _check_can_edit(actor=actor, commitment=commitment, channel=channel)
+        changes = {}
+        for name, value in data.items():
+            field = Commitment._meta.get_field(name)
+            old = getattr(commitment, field.attname)
+            new = value.pk if hasattr(value, "pk") and field.is_relation else value
+            if isinstance(old, Decimal) and new is not None:
+                new = Decimal(str(new))
+            if old != new:
+                changes[name] = [_as_text(old), _as_text(new)]
+                setattr(commitment, field.attname if field.is_relation else name, new)
+        if not changes:
+            return commitment, False
+        if "owner" in changes and channel not in _TRUSTED_CHANNELS and not can_reassign(actor):
+            raise PermissionDenied(_("Only a manager may reassign a commitment."))
+        commitment.full_clean()
+        _bump(commitment)
+        commitment.save()
+        _audit(
+            action="update", actor=actor, channel=channel, commitment=commitment, changes=changes
+        )
+    return commitment, True
+
+
+def commitment_transition(
+    *,
+    commitment_id: int,
+    to_status: str,
+    actor,
+    channel: str,
+    note: str = "",
+    evidence: Iterable[EvidenceInput] = (),
+    expected_version: int | None = None,
+) -> StatusChange:
+    """Move a commitment to another status: the one place a status changes.
+
+    Locks the row, checks the version the caller read (when given), the caller's right
+    to edit, the move table and its rules (a note for blocked/cancelled and for any
+    reopening, evidence for fulfilled, a manager to reopen), then writes the evidence,
+    the history row and the new status and version, all in one transaction.
+    """
+    note = (note or "").strip()
+    if to_status not in Status.values:
+        raise ValidationError({"to": _("Unknown status “%(s)s”.") % {"s": to_status}})
+    now = timezone.now()
+    with transaction.atomic():
+        commitment = _lock(commitment_id)
+        _check_version(commitment, expected_version)
+        _check_can_edit(actor=actor, commitment=commitment, channel=channel)
+        from_status = commitment.status
+        allowed = sorted(TRANSITIONS[from_status])
+        if to_status not in TRANSITIONS[from_status]:
+            raise TransitionNotAllowed(from_status, to_status, allowed)
+        reopening = from_status in TERMINAL_STATUSES
+        if reopening and channel not in _TRUSTED_CHANNELS and not can_reopen(actor):
+            raise TransitionNotAllowed(
+                from_status, to_status, [], reason=_("Only a manager may reopen a closed item.")
+            )
+        if (to_status in NOTE_REQUIRED or reopening) and not note:
+            raise ValidationError({"note": _("Say why in a note.")})
+        new_evidence = _validate_evidence(evidence, commitment)
+        if to_status == Status.FULFILLED and not new_evidence and not commitment.evidence.exists():
+            raise ValidationError(
+                {"evidence": _("Attach at least one piece of evidence to mark it fulfilled.")}
+            )
+        for row in new_evidence:
+            row.added_by = actor if getattr(actor, "pk", None) else None
+            row.added_at = now
+            row.save()
+        commitment.status = to_status
+        commitment.status_changed_at = now
+        if to_status == Status.FULFILLED:
+            commitment.progress = 100
+        if to_status in TERMINAL_STATUSES:
+            commitment.next_follow_up_at = None
+            commitment.snoozed_until = None
+        elif reopening or (actor is not None and actor.pk == commitment.owner_id):
+            # The owner just reported: the next follow-up request is a cadence away.
+            commitment.next_follow_up_at = _follow_up_after(commitment, now)
+        _bump(commitment)
+        commitment.save()
+        change = StatusChange.objects.create(
+            commitment=commitment,
+            from_status=from_status,
+            to_status=to_status,
+            actor=actor if getattr(actor, "pk", None) else None,
+            at=now,
+            note=note,
+            channel=channel,
+            version=commitment.version,
+        )
+        _audit(
+            action="transition",
+            actor=actor,
+            channel=channel,
+            commitment=commitment,
+            changes={"status": [from_status, to_status], "evidence": len(new_evidence)},
+        )
+    return change
+
+
+def evidence_add(
+    *,
+    commitment_id: int,
+    actor,
+    channel: str,
+    item: EvidenceInput,
+) -> Evidence:
+    with transaction.atomic():
+        commitment = _lock(commitment_id)
+        _check_can_edit(actor=actor, commitment=commitment, channel=channel)
+        (row,) = _validate_evidence([item], commitment)
+        row.added_by = actor if getattr(actor, "pk", None) else None
+        row.save()
+        _audit(
+            action="evidence_add",
+            actor=actor,
+            channel=channel,
+            commitment=commitment,
+            changes={"evidence": row.pk, "url": row.url},
+        )
+    return row
+
+
+def note_add(
+    *,
+    commitment_id: int,
+    actor,
+    channel: str,
+    text: str,
+    kind: str = Note.Kind.COMMENT,
+) -> Note:
+    """Log a follow-up note. A note by the owner counts as an update: the next
+    follow-up request moves a cadence forward (which bumps the version)."""
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError({"text": _("A note cannot be empty.")})
+    now = timezone.now()
+    with transaction.atomic():
+        commitment = _lock(commitment_id)
+        _check_can_edit(actor=actor, commitment=commitment, channel=channel)
+        note = Note(
+            commitment=commitment,
+            author=actor,
+            kind=kind,
+            text=text,
+            channel=channel,
+            created_at=now,
+        )
+        note.full_clean(exclude=["author"])
+        note.save()
+        if actor is not None and actor.pk == commitment.owner_id and commitment.is_open:
+            commitment.next_follow_up_at = _follow_up_after(commitment, now)
+            _bump(commitment)
+            commitment.save(
+                update_fields=["next_follow_up_at", "version", "change_seq", "updated_at"]
+            )
+        _audit(
+            action="note_add",
+            actor=actor,
+            channel=channel,
+            commitment=commitment,
+            changes={"note": note.pk},
+        )
+    return note
+
+
+def commitment_snooze(
+    *,
+    commitment_id: int,
+    actor,
+    channel: str,
+    until: dt.date,
+    reason: str,
+    expected_version: int | None = None,
+) -> Commitment:
+    """Hold follow-up reminders until `until`. It never hides the item from overdue lists."""
+    reason = (reason or "").strip()
+    errors = {}
+    if not reason:
+        errors["reason"] = _("Give a reason for the snooze.")
+    if until is None or until <= timezone.localdate():
+        errors["until"] = _("Snooze until a date after today.")
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        commitment = _lock(commitment_id)
+        _check_version(commitment, expected_version)
+        _check_can_edit(actor=actor, commitment=commitment, channel=channel)
+        if not commitment.is_open:
+            raise ValidationError({"until": _("A closed commitment has no follow-ups to snooze.")})
+        old = commitment.snoozed_until
+        commitment.snoozed_until = until
+        _bump(commitment)
+        commitment.save(update_fields=["snoozed_until", "version", "change_seq", "updated_at"])
+        Note.objects.create(
+            commitment=commitment,
+            author=actor,
+            kind=Note.Kind.SNOOZE,
+            channel=channel,
+            text=_("Follow-up snoozed until %(d)s: %(r)s") % {"d": until.isoformat(), "r": reason},
+        )
+        _audit(
+            action="snooze",
+            actor=actor,
+            channel=channel,
+            commitment=commitment,
+            changes={"snoozed_until": [_as_text(old), until.isoformat()], "reason": reason},
+        )
+    return commitment
+
+
+def commitment_reassign(
+    *,
+    commitment_id: int,
+    actor,
+    channel: str,
+    owner,
+    note: str = "",
+    expected_version: int | None = None,
+) -> Commitment:
+    """Give a commitment a new owner (managers only), logged in the timeline."""
+    if channel not in _TRUSTED_CHANNELS and not can_reassign(actor):
+        raise PermissionDenied(_("Only a manager may reassign a commitment."))
+    if owner is None or not owner.is_active:
+        raise ValidationError({"owner": _("Choose an active user as the new owner.")})
+    with transaction.atomic():
+        commitment = _lock(commitment_id)
+        _check_version(commitment, expected_version)
+        old_owner_id = commitment.owner_id
+        if old_owner_id == owner.pk:
+            return commitment
+        commitment.owner = owner
+        _bump(commitment)
+        commitment.save(update_fields=["owner", "version", "change_seq", "updated_at"])
+        text = _("Reassigned to %(u)s.") % {"u": owner.get_username()}
+        if note.strip():
+            text = f"{text} {note.strip()}"
+        Note.objects.create(
+            commitment=commitment,
+            author=actor,
+            kind=Note.Kind.REASSIGN,
+            channel=channel,
+            text=text,
+        )
+        _audit(
+            action="reassign",
+            actor=actor,
+            channel=channel,
+            commitment=commitment,
+            changes={"owner": [old_owner_id, owner.pk]},
+        )
+    return commitment

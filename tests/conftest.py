@@ -1,0 +1,60 @@
+"""Shared fixtures: users in each role, a commitment to work on, and the tracker's
+deployment-grade security settings relaxed only where the test client needs it."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+from django.db import connection
+
+from commitments.models import Role
+
+from .factories import CommitmentFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _plain_http(settings):
+    # DEBUG is off in tests, so the secure defaults are on; the test client and the live
+    # server speak plain HTTP.
+    settings.SECURE_SSL_REDIRECT = False
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+    # Hashing strength is not under test; a fast hasher keeps the suite quick.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _in_role(role: str | None, **kwargs):
+    user = UserFactory(**kwargs)
+    if role:
+        # get_or_create: transactional tests flush the rows the migration made.
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
+    return user
+
+
+@pytest.fixture
+def officer(db):
+    return _in_role(Role.DESK_OFFICER, username="officer-a")
+
+
+@pytest.fixture
+def other_officer(db):
+    return _in_role(Role.DESK_OFFICER, username="officer-b")
+
+
+@pytest.fixture
+def manager(db):
+    return _in_role(Role.MANAGER, username="manager-a")
+
+
+@pytest.fixture
+def viewer(db):
+    return _in_role(Role.VIEWER, username="viewer-a")
+
+
+@pytest.fixture
+def commitment(officer):
+    return CommitmentFactory(owner=officer)
+
+
+def on_postgres() -> bool:
+    return connection.vendor == "postgresql"

@@ -1,0 +1,78 @@
+"""The one FilterSet for commitments, shared by the browser list and the REST API.
+
+Parameter names are a contract with integrations: status (several), sector, owner
+(username), visit, pledged_by, beneficiary (ids), overdue, due_before, due_after,
+updated_since (ISO 8601), q (free text), ordering.
+"""
+
+from __future__ import annotations
+
+import django_filters
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from .models import Commitment, Organisation, Sector, Status, Visit, today_local
+
+
+class CommitmentFilterSet(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=Status.choices, label=_("Status"))
+    sector = django_filters.MultipleChoiceFilter(choices=Sector.choices, label=_("Sector"))
+    owner = django_filters.ModelChoiceFilter(
+        queryset=get_user_model().objects.all(),
+        to_field_name="username",
+        label=_("Owner (username)"),
+    )
+    visit = django_filters.ModelChoiceFilter(queryset=Visit.objects.all(), label=_("Visit"))
+    pledged_by = django_filters.ModelChoiceFilter(
+        queryset=Organisation.objects.all(), label=_("Pledged by")
+    )
+    beneficiary = django_filters.ModelChoiceFilter(
+        queryset=Organisation.objects.all(), label=_("Beneficiary")
+    )
+    overdue = django_filters.BooleanFilter(method="filter_overdue", label=_("Overdue"))
+    due_after = django_filters.DateFilter(
+        field_name="due_date", lookup_expr="gte", label=_("Due on or after")
+    )
+    due_before = django_filters.DateFilter(
+        field_name="due_date", lookup_expr="lte", label=_("Due on or before")
+    )
+    updated_since = django_filters.IsoDateTimeFilter(
+        field_name="updated_at", lookup_expr="gte", label=_("Updated since (ISO 8601)")
+    )
+    q = django_filters.CharFilter(method="filter_q", label=_("Search"))
+    ordering = django_filters.OrderingFilter(
+        fields=(
+            ("due_date", "due_date"),
+            ("status", "status"),
+            ("updated_at", "updated_at"),
+            ("reference", "reference"),
+            ("status_changed_at", "status_changed_at"),
+        ),
+        label=_("Sort by"),
+    )
+
+    class Meta:
+        model = Commitment
+        fields: list[str] = []
+
+    def filter_overdue(self, queryset, name, value):
+        if value is None:
+            return queryset
+        overdue = Q(due_date__lt=today_local()) & ~Q(
+            status__in=[Status.FULFILLED, Status.CANCELLED]
+        )
+        return queryset.filter(overdue) if value else queryset.exclude(overdue)
+
+    def filter_q(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(reference__icontains=value)
+            | Q(title__icontains=value)
+            | Q(description__icontains=value)
+            | Q(external_id=value)
+            | Q(pledged_by__name__icontains=value)
+            | Q(beneficiary__name__icontains=value)
+        )

@@ -1,0 +1,45 @@
+"""The shared commitment FilterSet."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from commitments.filters import CommitmentFilterSet
+from commitments.models import Commitment, Status
+
+from .factories import CommitmentFactory
+
+
+def _refs(params):
+    fs = CommitmentFilterSet(params, queryset=Commitment.objects.all())
+    assert fs.is_valid(), fs.errors
+    return sorted(fs.qs.values_list("reference", flat=True))
+
+
+@pytest.mark.django_db
+def test_filters_by_several_statuses_overdue_and_dates(officer):
+    today = timezone.localdate()
+    late = CommitmentFactory(reference="A", status=Status.AGREED, due_date=today - dt.timedelta(1))
+    CommitmentFactory(reference="B", status=Status.FULFILLED, due_date=today - dt.timedelta(1))
+    CommitmentFactory(reference="C", status=Status.BLOCKED, due_date=today + dt.timedelta(5))
+    CommitmentFactory(reference="D", status=Status.PROPOSED, owner=officer)
+    assert _refs({"status": ["agreed", "blocked"]}) == ["A", "C"]
+    assert _refs({"overdue": "true"}) == ["A"]
+    assert _refs({"overdue": "false"}) == ["B", "C", "D"]
+    assert _refs({"due_after": str(today)}) == ["C"]
+    assert _refs({"owner": officer.username}) == ["D"]
+    assert _refs({"q": late.title}) == ["A"]
+    assert _refs({"ordering": "-reference"}) == ["A", "B", "C", "D"]
+
+
+@pytest.mark.django_db
+def test_bad_filter_values_are_form_errors_not_crashes():
+    fs = CommitmentFilterSet(
+        {"status": ["nope"], "due_before": "31-31-2025", "updated_since": "yesterday"},
+        queryset=Commitment.objects.all(),
+    )
+    assert not fs.is_valid()
+    assert set(fs.errors) == {"status", "due_before", "updated_since"}

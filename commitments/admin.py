@@ -101,6 +101,13 @@ class CommitmentAdmin(admin.ModelAdmin):
     inlines = [StatusChangeInline, EvidenceInline, NoteInline]
     actions = ["move_to_in_progress", "move_to_agreed"]
 
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        if obj is None:
+            # New commitments are numbered by the service (<visit code>-NNN).
+            fields.remove("reference")
+        return fields
+
     def save_model(self, request, obj, form, change):
         # Creation and edits go through the services so history, version and the audit
         # trail stay right. Errors come back as form errors (see save_form below).
@@ -118,13 +125,9 @@ class CommitmentAdmin(admin.ModelAdmin):
                 actor=request.user,
                 channel=Channel.ADMIN,
                 data=data,
-                reference=form.cleaned_data.get("reference", ""),
             )
         obj.pk = saved.pk
         obj.refresh_from_db()
-
-    def save_related(self, request, form, formsets, change):
-        form.instance.watchers.set(form.cleaned_data.get("watchers", []))
 
     def _move(self, request, queryset, to_status):
         moved = 0

@@ -122,3 +122,40 @@ def test_database_constraints_hold_without_the_service(commitment):
     for values in ({"progress": 150}, {"amount": Decimal("-1")}, {"status": "done"}):
         with pytest.raises(IntegrityError), transaction.atomic():
             Commitment.objects.filter(pk=commitment.pk).update(**values)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"amount": "lots", "currency": "USD"}, "amount"),
+        ({"due_date": "31/12/2025"}, "due_date"),
+        ({"progress": "half"}, "progress"),
+        ({"next_follow_up_at": "soon"}, "next_follow_up_at"),
+    ],
+)
+def test_values_of_the_wrong_type_are_field_errors(commitment, officer, data, field):
+    with pytest.raises(ValidationError) as info:
+        services.commitment_update(
+            commitment_id=commitment.pk, actor=officer, channel=Channel.WEB, data=data
+        )
+    assert field in info.value.message_dict
+    commitment.refresh_from_db()
+    assert commitment.version == 1
+
+
+@pytest.mark.django_db
+def test_equal_amount_in_another_spelling_is_no_change(commitment, officer):
+    services.commitment_update(
+        commitment_id=commitment.pk,
+        actor=officer,
+        channel=Channel.WEB,
+        data={"amount": Decimal("5.00"), "currency": "USD"},
+    )
+    _, changed = services.commitment_update(
+        commitment_id=commitment.pk,
+        actor=officer,
+        channel=Channel.WEB,
+        data={"amount": "5", "currency": "USD"},
+    )
+    assert changed is False

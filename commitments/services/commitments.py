@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -236,15 +235,25 @@ def commitment_update(
         _check_version(commitment, expected_version)
         _check_can_edit(actor=actor, commitment=commitment, channel=channel)
         changes = {}
+        errors = {}
         for name, value in data.items():
             field = Commitment._meta.get_field(name)
             old = getattr(commitment, field.attname)
-            new = value.pk if hasattr(value, "pk") and field.is_relation else value
-            if isinstance(old, Decimal) and new is not None:
-                new = Decimal(str(new))
+            if field.is_relation:
+                new = value.pk if hasattr(value, "pk") else value
+            else:
+                # Compare like with like ("5" and Decimal("5.00") are the same amount);
+                # a value of the wrong type is a field error, not a crash.
+                try:
+                    new = field.to_python(value)
+                except ValidationError as exc:
+                    errors[name] = exc.messages
+                    continue
             if old != new:
                 changes[name] = [_as_text(old), _as_text(new)]
                 setattr(commitment, field.attname if field.is_relation else name, new)
+        if errors:
+            raise ValidationError(errors)
         if not changes:
             return commitment, False
         if "owner" in changes and channel not in _TRUSTED_CHANNELS and not can_reassign(actor):

@@ -36,7 +36,10 @@ class TransitionForm(_VersionedForm):
     )
     evidence_title = forms.CharField(label=_("Evidence title"), required=False, max_length=300)
     evidence_kind = forms.ChoiceField(
-        label=_("Evidence kind"), choices=Evidence.Kind.choices, initial=Evidence.Kind.MEDIA_REPORT
+        label=_("Evidence kind"),
+        choices=Evidence.Kind.choices,
+        initial=Evidence.Kind.MEDIA_REPORT,
+        required=False,
     )
 
     def __init__(self, *args, commitment: Commitment, user, **kwargs):
@@ -56,7 +59,9 @@ class TransitionForm(_VersionedForm):
             return []
         return [
             EvidenceInput(
-                url=data["evidence_url"], title=data["evidence_title"], kind=data["evidence_kind"]
+                url=data["evidence_url"],
+                title=data["evidence_title"],
+                kind=data.get("evidence_kind") or Evidence.Kind.MEDIA_REPORT,
             )
         ]
 

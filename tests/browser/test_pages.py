@@ -55,7 +55,9 @@ def test_officer_moves_an_overdue_commitment_to_in_progress_with_note_and_eviden
     target.refresh_from_db()
     assert target.status == Status.IN_PROGRESS
     assert target.version == version_before + 1
-    assert Evidence.objects.filter(commitment=target, url="https://example.org/minutes").count() == 1
+    assert (
+        Evidence.objects.filter(commitment=target, url="https://example.org/minutes").count() == 1
+    )
     last = StatusChange.objects.filter(commitment=target).order_by("-version").first()
     assert (last.to_status, last.actor.username) == (Status.IN_PROGRESS, "officer")
 

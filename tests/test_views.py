@@ -14,7 +14,6 @@ from django.utils import timezone
 
 from commitments.models import (
     AuditEvent,
-    Commitment,
     Evidence,
     Note,
     Sector,
@@ -523,7 +522,7 @@ def test_overdue_list_shows_days_last_change_note_and_groups(client, manager, of
     client.force_login(manager)
     response = client.get("/commitments/overdue/")
     rows = list(response.context["page_obj"])
-    assert [(r.pk, r.days_overdue.days) for r in rows][0] == (old.pk, 9)
+    assert (rows[0].pk, rows[0].days_overdue.days) == (old.pk, 9)
     assert len(rows) == 2
     assert "Ministry agreed in writing" in response.content.decode()
     grouped = client.get("/commitments/overdue/", {"group": "owner"})

@@ -108,7 +108,8 @@ def test_manager_filters_overdue_by_sector_and_the_csv_matches_the_page(new_page
         page.get_by_role("link", name="Export CSV").click()
     download = download_info.value
     assert download.suggested_filename.startswith("overdue-")
-    rows = list(csv.DictReader(io.StringIO(open(download.path(), encoding="utf-8").read())))
+    with open(download.path(), encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(io.StringIO(handle.read())))
     assert [row["reference"] for row in rows] == shown
     assert {row["sector"] for row in rows} == {sector}
     screenshot(page, f"overdue-{Sector(sector).value}")

@@ -44,15 +44,19 @@ GROUPS = {
 }
 
 
-def _page(request: HttpRequest, queryset: QuerySet, default: int = PAGE_SIZES[0]):
+def _page(request: HttpRequest, queryset: QuerySet[Commitment], default: int = PAGE_SIZES[0]):
+    """One page of table rows: ids first, then the rows of that page (see
+    selectors.rows_for_page)."""
     try:
         size = int(request.GET.get("per_page", default))
     except ValueError:
         size = default
     if size not in PAGE_SIZES:
         size = default
-    paginator = Paginator(queryset, size)
-    return paginator.get_page(request.GET.get("page")), size
+    paginator = Paginator(queryset.values_list("pk", flat=True), size)
+    page = paginator.get_page(request.GET.get("page"))
+    page.object_list = selectors.rows_for_page(list(page.object_list))
+    return page, size
 
 
 # Filters the pages leave out: updated_since serves API sync; headers do the ordering.
@@ -78,7 +82,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @require_GET
 def commitment_list(request: HttpRequest) -> HttpResponse:
     filterset = CommitmentFilterSet(
-        request.GET or None, queryset=selectors.commitment_rows(), request=request
+        request.GET or None, queryset=Commitment.objects.all(), request=request
     )
     valid = filterset.is_valid() if filterset.is_bound else True
     queryset = filterset.qs if valid else Commitment.objects.none()
@@ -101,7 +105,7 @@ def commitment_list(request: HttpRequest) -> HttpResponse:
 
 def _overdue_queryset(request: HttpRequest) -> tuple[CommitmentFilterSet, QuerySet, bool, str]:
     filterset = CommitmentFilterSet(
-        request.GET or None, queryset=selectors.overdue_rows(), request=request
+        request.GET or None, queryset=selectors.overdue_commitments(), request=request
     )
     valid = filterset.is_valid() if filterset.is_bound else True
     queryset = filterset.qs if valid else Commitment.objects.none()
@@ -125,7 +129,7 @@ def overdue_list(request: HttpRequest) -> HttpResponse:
                 status=400,
                 content_type="text/plain; charset=utf-8",
             )
-        return _overdue_csv(queryset)
+        return _overdue_csv(selectors.commitment_rows(queryset))
     page, size = _page(request, queryset)
     return render(
         request,
@@ -418,8 +422,7 @@ def commitment_reassign(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
     visit = get_object_or_404(Visit.objects.select_related("delegation_lead"), pk=pk)
-    rows = selectors.commitment_rows(visit.commitments.all()).order_by("reference")
-    page, size = _page(request, rows, default=PAGE_SIZES[-1])
+    page, size = _page(request, visit.commitments.order_by("reference"), default=PAGE_SIZES[-1])
     return render(
         request,
         "commitments/visit_detail.html",

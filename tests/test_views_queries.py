@@ -16,12 +16,12 @@ pytestmark = pytest.mark.django_db
 
 # Each starts with the session and the user, then the page's own reads.
 PAGE_QUERIES = {
-    # count, rows (joined, with the last status change annotated), filter-form choices
+    # count, the page's ids, its rows (joined, last status change annotated), filter choices
     # (owners, visits, pledging and beneficiary organisations)
-    "/commitments/": 8,
-    "/commitments/overdue/": 8,
-    # status counts, sector x status, due soon (rows), overdue count, pledged totals
-    "/": 7,
+    "/commitments/": 9,
+    "/commitments/overdue/": 9,
+    # sector x status counts, overdue and due-soon counts, due-soon rows, pledged totals
+    "/": 6,
 }
 
 
@@ -82,8 +82,8 @@ def test_detail_timeline_query_count_is_constant(
         )
         CommitmentFactory(parent=commitment)
     client.force_login(officer)
-    # session, user, commitment, groups, watchers (may this officer edit?), children,
-    # watchers listed, then one query per timeline source: statuses, notes, evidence.
+    # session, user, commitment, groups, children, watchers, then one query per timeline
+    # source: statuses, notes, evidence.
     with django_assert_num_queries(9):
         response = client.get(f"/commitments/{commitment.pk}/")
     assert len(response.context["timeline"]) == 2 * size + 1

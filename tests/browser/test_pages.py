@@ -37,6 +37,9 @@ def test_officer_moves_an_overdue_commitment_to_in_progress_with_note_and_eviden
     page.get_by_role("link", name=target.reference, exact=True).click()
     page.wait_for_url(f"**/commitments/{target.pk}/")
 
+    # htmx comes from the app's own static files (no CDN) and posts the form in place.
+    assert page.evaluate("typeof window.htmx") == "object"
+    assert "/static/" in page.locator("script[src*=htmx]").get_attribute("src")
     form = page.locator("#status-form")
     form.get_by_label("New status").select_option(Status.IN_PROGRESS)
     form.get_by_label("Note").fill("Rail working group met <b>today</b>.")

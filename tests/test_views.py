@@ -598,3 +598,36 @@ def test_timeline_is_newest_first_across_kinds(officer, commitment):
     entries = commitment_timeline(commitment)
     assert [e.kind for e in entries] == ["note", "evidence", "status"]
     assert [e.at for e in entries] == sorted((e.at for e in entries), reverse=True)
+
+
+def test_login_page_labels_its_fields_and_carries_csrf(client):
+    html = client.get("/accounts/login/?next=/commitments/").content.decode()
+    assert '<label for="id_username">' in html and '<label for="id_password">' in html
+    assert 'name="csrfmiddlewaretoken"' in html
+    assert 'name="next" value="/commitments/"' in html
+
+
+def test_refused_write_shows_a_readable_403_page(client, viewer, commitment):
+    client.force_login(viewer)
+    response = _post(client, commitment, "note-add", {"text": "x"})
+    assert response.status_code == 403
+    assert b"Nothing was saved" in response.content
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://example.org/a", "https://example.org/a"),
+        ("HTTP://example.org/a", "HTTP://example.org/a"),
+        ("javascript:alert(1)", ""),
+        (" javascript:alert(1)", ""),
+        ("\x01https://example.org", ""),
+        ("//evil.example/x", ""),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_safe_href_lets_through_only_http_and_https(url, shown):
+    from commitments.templatetags.tracker import safe_href
+
+    assert safe_href(url) == shown

@@ -20,8 +20,8 @@ PAGE_QUERIES = {
     # (owners, visits, pledging and beneficiary organisations)
     "/commitments/": 9,
     "/commitments/overdue/": 9,
-    # sector x status counts, overdue and due-soon counts, due-soon rows, pledged totals
-    "/": 6,
+    # sector x status x currency counts and sums, overdue and due-soon counts, due-soon rows
+    "/": 5,
 }
 
 

@@ -34,7 +34,7 @@ from .forms import (
     add_service_errors,
 )
 from .models import Channel, Commitment, Status, Visit
-from .permissions import can_edit, can_reassign, is_manager
+from .permissions import can_edit, can_reassign
 
 PAGE_SIZES = (25, 50, 100)
 # Overdue list grouping: the parameter value and the columns it orders by first.
@@ -434,6 +434,5 @@ def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "per_page": size,
             "page_sizes": PAGE_SIZES,
             "querystring": _querystring(request, "page"),
-            "is_manager": is_manager(request.user),
         },
     )

@@ -426,6 +426,13 @@ class Commitment(models.Model):
             models.Index(fields=["next_follow_up_at"], name="commitment_follow_up"),
             models.Index(fields=["owner", "status"], name="commitment_owner_status"),
             models.Index(fields=["sector", "status"], name="commitment_sector_status"),
+            # Open items in due-date order: the overdue list pages through it without
+            # sorting and counts it from the index (migration 0005_web_open_due_index).
+            models.Index(
+                fields=["due_date", "reference"],
+                condition=~Q(status__in=["cancelled", "fulfilled"]),
+                name="commitment_open_due",
+            ),
         ]
 
     def __str__(self) -> str:

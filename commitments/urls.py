@@ -1,4 +1,6 @@
-"""Browser pages of the tracker."""
+"""Browser pages of the tracker. The page URLs are a contract (links in emails and
+briefings point at them): /, /commitments/, /commitments/overdue/, /commitments/<id>/,
+/visits/<id>/."""
 
 from django.urls import path
 
@@ -8,6 +10,17 @@ app_name = "commitments"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("commitments/", views.commitment_list, name="commitment-list"),
+    path("commitments/overdue/", views.overdue_list, name="overdue-list"),
     path("commitments/<int:pk>/", views.commitment_detail, name="commitment-detail"),
+    path(
+        "commitments/<int:pk>/status/",
+        views.commitment_transition,
+        name="commitment-transition",
+    ),
+    path("commitments/<int:pk>/evidence/", views.evidence_add, name="evidence-add"),
+    path("commitments/<int:pk>/notes/", views.note_add, name="note-add"),
+    path("commitments/<int:pk>/snooze/", views.commitment_snooze, name="commitment-snooze"),
+    path("commitments/<int:pk>/reassign/", views.commitment_reassign, name="commitment-reassign"),
     path("visits/<int:pk>/", views.visit_detail, name="visit-detail"),
 ]

@@ -1,0 +1,229 @@
+"""Read helpers for the browser pages: list querysets, dashboard figures, the timeline.
+
+Every page here must run a fixed number of queries whatever its size, so per-row facts
+(the last status change and its note, days overdue) are computed by the database as
+annotations instead of being fetched row by row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+
+from .models import (
+    OPEN_STATUSES,
+    Commitment,
+    Evidence,
+    Note,
+    Sector,
+    Status,
+    StatusChange,
+    today_local,
+)
+
+# Days ahead that the dashboard's "falls due soon" panel looks.
+DUE_SOON_DAYS = 14
+DUE_SOON_SHOWN = 10
+
+
+def _last_change(field: str) -> Subquery:
+    # The newest StatusChange of the outer commitment; the unique (commitment, version)
+    # index makes this one index probe per row shown.
+    return Subquery(
+        StatusChange.objects.filter(commitment=OuterRef("pk"))
+        .order_by("-version")
+        .values(field)[:1]
+    )
+
+
+def commitment_rows(queryset: QuerySet[Commitment] | None = None) -> QuerySet[Commitment]:
+    """Commitments ready for a table: related names joined, days overdue and the last
+    status change (when, to what, its note) annotated."""
+    queryset = Commitment.objects.all() if queryset is None else queryset
+    return (
+        queryset.select_related("owner", "pledged_by", "beneficiary", "visit")
+        .with_overdue_days()
+        .annotate(
+            last_change_at=_last_change("at"),
+            last_change_to=_last_change("to_status"),
+            last_change_note=_last_change("note"),
+        )
+    )
+
+
+def overdue_commitments(on: dt.date | None = None) -> QuerySet[Commitment]:
+    """Open commitments past their due date, most overdue first."""
+    return Commitment.objects.overdue(on=on).order_by("due_date", "reference")
+
+
+def rows_for_page(ids: list[int]) -> list[Commitment]:
+    """The table rows for one page of ids, in the ids' order.
+
+    Pages are cut in two steps: the filtered, ordered query selects only ids (a narrow
+    sort the database does fast even over 100,000 rows), then this fetches the page's
+    rows with their joins and annotations by primary key."""
+    rows = {c.pk: c for c in commitment_rows(Commitment.objects.filter(pk__in=ids))}
+    return [rows[pk] for pk in ids if pk in rows]
+
+
+@dataclass(frozen=True)
+class SectorRow:
+    sector: str
+    label: str
+    counts: dict[str, int]  # open status -> count
+    total: int
+
+    @property
+    def cells(self) -> list[int]:
+        """The counts in the order of OPEN_STATUSES as Status lists them, for tables."""
+        return list(self.counts.values())
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    by_status: list[tuple[str, str, int]]  # (status, label, count), every status
+    open_total: int
+    by_sector: list[SectorRow]  # open commitments, sectors that have any
+    overdue_count: int
+    due_soon: list[Commitment]
+    due_soon_count: int
+    due_soon_from: dt.date
+    due_soon_until: dt.date
+    pledged: list[dict[str, Any]]  # status, label, currency, total, count
+    open_statuses: list[tuple[str, str]]
+
+
+def dashboard_figures(on: dt.date | None = None) -> Dashboard:
+    """Everything the dashboard shows, in three queries whatever the data size."""
+    on = on or today_local()
+    open_statuses = [(s.value, s.label) for s in Status if s in OPEN_STATUSES]
+    open_values = {value for value, _ in open_statuses}
+
+    # One scan gives the totals by status, the open sector x status grid and the pledged
+    # amounts by status and currency.
+    grid: dict[str, dict[str, int]] = {}
+    status_counts: dict[str, int] = {}
+    money: dict[tuple[str, str], list] = {}
+    for sector, status, currency, n, total, with_amount in (
+        Commitment.objects.order_by()
+        .values_list("sector", "status", "currency")
+        .annotate(
+            n=Count("pk"),
+            total=Sum("amount"),
+            with_amount=Count("pk", filter=Q(amount__isnull=False)),
+        )
+    ):
+        status_counts[status] = status_counts.get(status, 0) + n
+        if status in open_values:
+            cell = grid.setdefault(sector, {})
+            cell[status] = cell.get(status, 0) + n
+        if with_amount:
+            pair = money.setdefault((status, currency), [Decimal(0), 0])
+            pair[0] += total
+            pair[1] += with_amount
+    by_status = [(s.value, s.label, status_counts.get(s.value, 0)) for s in Status]
+    by_sector = [
+        SectorRow(
+            sector=s.value,
+            label=s.label,
+            counts={value: grid[s.value].get(value, 0) for value, _ in open_statuses},
+            total=sum(grid[s.value].values()),
+        )
+        for s in Sector
+        if s.value in grid
+    ]
+
+    # Overdue and due-soon counts in one pass over the open-by-due-date index.
+    until = on + dt.timedelta(days=DUE_SOON_DAYS)
+    counts = (
+        Commitment.objects.open()
+        .filter(due_date__lte=until)
+        .aggregate(
+            overdue=Count("pk", filter=Q(due_date__lt=on)),
+            due_soon=Count("pk", filter=Q(due_date__gte=on)),
+        )
+    )
+    due_soon = list(
+        Commitment.objects.due_between(on, until)
+        .select_related("owner")
+        .order_by("due_date", "reference")[:DUE_SOON_SHOWN]
+    )
+
+    labels = dict(Status.choices)
+    pledged = [
+        {
+            "status": status,
+            "label": labels.get(status, status),
+            "currency": currency,
+            "total": total,
+            "count": n,
+        }
+        for (status, currency), (total, n) in money.items()
+    ]
+    pledged.sort(key=lambda row: (Status.values.index(row["status"]), row["currency"]))
+
+    return Dashboard(
+        by_status=by_status,
+        open_total=sum(n for value, _, n in by_status if value in OPEN_STATUSES),
+        by_sector=by_sector,
+        overdue_count=counts["overdue"],
+        due_soon=due_soon,
+        due_soon_count=counts["due_soon"],
+        due_soon_from=on,
+        due_soon_until=until,
+        pledged=pledged,
+        open_statuses=open_statuses,
+    )
+
+
+# --- Timeline ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One line of a commitment's history. `kind` names the template that draws it:
+    templates/commitments/timeline/<kind>.html."""
+
+    at: dt.datetime
+    kind: str
+    actor: Any  # a user or None (the system, an import)
+    item: Any  # the row behind the entry
+    # Breaks ties between entries written in one transaction (a move and its evidence
+    # share a timestamp): the higher rank is shown first.
+    rank: int = 0
+
+
+def _status_entries(commitment: Commitment) -> Iterable[TimelineEntry]:
+    for change in StatusChange.objects.filter(commitment=commitment).select_related("actor"):
+        yield TimelineEntry(at=change.at, kind="status", actor=change.actor, item=change, rank=2)
+
+
+def _note_entries(commitment: Commitment) -> Iterable[TimelineEntry]:
+    for note in Note.objects.filter(commitment=commitment).select_related("author"):
+        yield TimelineEntry(at=note.created_at, kind="note", actor=note.author, item=note, rank=1)
+
+
+def _evidence_entries(commitment: Commitment) -> Iterable[TimelineEntry]:
+    for row in Evidence.objects.filter(commitment=commitment).select_related("added_by", "source"):
+        yield TimelineEntry(at=row.added_at, kind="evidence", actor=row.added_by, item=row)
+
+
+# Where timeline entries come from. Another kind of history (reminders sent, say) joins
+# the timeline by appending a function here and adding timeline/<kind>.html.
+TIMELINE_SOURCES: list[Callable[[Commitment], Iterable[TimelineEntry]]] = [
+    _status_entries,
+    _note_entries,
+    _evidence_entries,
+]
+
+
+def commitment_timeline(commitment: Commitment) -> list[TimelineEntry]:
+    """Status changes, notes and evidence of one commitment, newest first."""
+    entries = [entry for source in TIMELINE_SOURCES for entry in source(commitment)]
+    entries.sort(key=lambda e: (e.at, e.rank, getattr(e.item, "pk", 0) or 0), reverse=True)
+    return entries

@@ -1,0 +1,89 @@
+"""The list, overdue and dashboard pages (and a commitment's timeline) run the same
+number of SQL queries whatever the number of rows shown: nothing is fetched per row."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from commitments.models import Evidence, Note, Sector, Status
+
+from .factories import CommitmentFactory, OrganisationFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+# Each starts with the session and the user, then the page's own reads.
+PAGE_QUERIES = {
+    # count, the page's ids, its rows (joined, last status change annotated), filter choices
+    # (owners, visits, pledging and beneficiary organisations)
+    "/commitments/": 9,
+    "/commitments/overdue/": 9,
+    # sector x status x currency counts and sums, overdue and due-soon counts, due-soon rows
+    "/": 5,
+}
+
+
+def _rows(n: int) -> None:
+    today = timezone.localdate()
+    sectors = list(Sector)
+    for i in range(n):
+        owner = UserFactory()
+        CommitmentFactory(
+            owner=owner,
+            sector=sectors[i % len(sectors)],
+            status=[Status.PROPOSED, Status.AGREED, Status.BLOCKED][i % 3],
+            due_date=today - dt.timedelta(days=1 + i % 20) if i % 4 else today + dt.timedelta(i),
+            pledged_by=OrganisationFactory(),
+            amount=1000 + i,
+            currency=["USD", "KZT"][i % 2],
+        )
+
+
+@pytest.mark.parametrize("size", [3, 40])
+@pytest.mark.parametrize("url", list(PAGE_QUERIES))
+def test_page_query_count_does_not_grow_with_rows(
+    client, manager, django_assert_num_queries, size, url
+):
+    _rows(size)
+    client.force_login(manager)
+    with django_assert_num_queries(PAGE_QUERIES[url]):
+        response = client.get(url, {"per_page": 100} if url != "/" else {})
+    assert response.status_code == 200
+    if url != "/":
+        # Every row really is on the page.
+        expected = size if url == "/commitments/" else size - len(range(0, size, 4))
+        assert len(response.context["page_obj"]) == expected
+
+
+@pytest.mark.parametrize("size", [1, 25])
+def test_overdue_grouped_and_csv_query_counts_are_constant(
+    client, manager, django_assert_num_queries, size
+):
+    _rows(size * 4)
+    client.force_login(manager)
+    with django_assert_num_queries(PAGE_QUERIES["/commitments/overdue/"]):
+        client.get("/commitments/overdue/", {"group": "organisation", "per_page": 100})
+    with django_assert_num_queries(3):  # session, user, the rows
+        response = client.get("/commitments/overdue/", {"format": "csv"})
+        lines = b"".join(response.streaming_content).decode().splitlines()
+    assert len(lines) == 1 + size * 3
+
+
+@pytest.mark.parametrize("size", [1, 20])
+def test_detail_timeline_query_count_is_constant(
+    client, officer, commitment, django_assert_num_queries, size
+):
+    for i in range(size):
+        Note.objects.create(commitment=commitment, author=officer, text=f"note {i}")
+        Evidence.objects.create(
+            commitment=commitment, url=f"https://example.org/{i}", title=f"e{i}"
+        )
+        CommitmentFactory(parent=commitment)
+    client.force_login(officer)
+    # session, user, commitment, groups, children, watchers, then one query per timeline
+    # source: statuses, notes, evidence.
+    with django_assert_num_queries(9):
+        response = client.get(f"/commitments/{commitment.pk}/")
+    assert len(response.context["timeline"]) == 2 * size + 1

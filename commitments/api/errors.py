@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -111,6 +112,7 @@ def _respond(status_code: int, code: str, detail: str, errors=None, **extra) -> 
     return Response(error_body(status_code, code, detail, errors, **extra), status=status_code)
 
 
+@csrf_exempt
 @login_not_required
 def not_found(request, *args, **kwargs) -> JsonResponse:
     """Unknown paths under /api/ answer in the API's error shape, not an HTML page."""

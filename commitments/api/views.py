@@ -54,6 +54,8 @@ class ApiMixin:
     authentication_classes = [BearerTokenAuthentication, SessionAuthentication]
     permission_classes = [TrackerApiPermission]
     throttle_classes = [TokenRateThrottle, UserRateThrottle]
+    # Ids are digits (and fit a bigint); anything else is a 404 before any query.
+    lookup_value_regex = r"[0-9]{1,18}"
 
     @classmethod
     def as_view(cls, *args, **kwargs):
@@ -351,7 +353,7 @@ class CommitmentSyncView(ApiMixin, APIView):
                 commitment=c,
                 errors=result.errors,
             )
-        counts = {name: 0 for name in ("created", "updated", "unchanged", "error")}
+        counts = dict.fromkeys(("created", "updated", "unchanged", "error"), 0)
         for row in results:
             counts[row["result"]] += 1
         return {

@@ -48,7 +48,10 @@ __all__ = [
     "next_change_seq",
     "next_reference",
     "note_add",
-    # REST API (issue 5)
+]
+
+# REST API (issue 5)
+__all__ += [
     "SYNC_MAX_ITEMS",
     "SyncItem",
     "SyncOutcome",

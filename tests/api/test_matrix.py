@@ -1,4 +1,4 @@
-"""Every resource × method × role and token scope: the status each caller gets, and
+"""Every resource, method, role and token scope: the status each caller gets, and
 that a refused write leaves the database as it was."""
 
 from __future__ import annotations
@@ -47,7 +47,6 @@ def _put_body(c: Commitment) -> dict:
 
 
 # (name, method, path template, body builder, needs If-Match) → expected status per caller
-R, W = 200, "write"
 OPERATIONS = {
     "list commitments": ("get", "/api/v1/commitments/", None, False),
     "retrieve commitment": ("get", "/api/v1/commitments/{id}/", None, False),

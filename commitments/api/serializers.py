@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..models import (
@@ -186,11 +187,14 @@ class CommitmentSerializer(StrictMixin, serializers.Serializer):
         }
 
 
+@extend_schema_field(CommitmentSerializer)
+class SyncItemField(serializers.JSONField):
+    """Any JSON value: each item is validated on its own in the view (a CommitmentSerializer
+    with external_id required), so one malformed item is reported, not fatal."""
+
+
 class SyncRequestSerializer(StrictMixin, serializers.Serializer):
-    # Items are validated one by one in the view, so one bad item does not fail them all.
-    commitments = serializers.ListField(
-        child=serializers.DictField(), min_length=1, max_length=1000
-    )
+    commitments = serializers.ListField(child=SyncItemField(), min_length=1, max_length=1000)
 
 
 class SyncItemResultSerializer(serializers.Serializer):

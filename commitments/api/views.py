@@ -321,7 +321,8 @@ class CommitmentSyncView(ApiMixin, APIView):
         items, positions = [], []
         for index, raw in enumerate(raw_items):
             serializer = s.CommitmentSerializer(data=raw, context=context)
-            external_id = raw.get("external_id") if isinstance(raw.get("external_id"), str) else ""
+            named = raw.get("external_id") if isinstance(raw, dict) else None
+            external_id = named if isinstance(named, str) else ""
             if not serializer.is_valid():
                 results[index] = _item(
                     index, external_id, "error", errors=_flatten(serializer.errors)
@@ -333,7 +334,7 @@ class CommitmentSyncView(ApiMixin, APIView):
                     index, "", "error", errors={"external_id": ["Required for sync."]}
                 )
                 continue
-            version = raw.get("version")
+            version = raw.get("version")  # optional: the version the client last read
             items.append(
                 services.SyncItem(
                     external_id=data["external_id"],

@@ -198,7 +198,14 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-# --- REST API throttling (issue 5) ----------------------------------------------------------
+# --- REST API (issue 5) ----------------------------------------------------------------------
+# One schema name per choice set (several fields share Status; three models have a "kind").
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    "StatusEnum": "commitments.models.Status",
+    "EvidenceKindEnum": "commitments.models.Evidence.Kind",
+    "NoteKindEnum": "commitments.models.Note.Kind",
+    "OrganisationKindEnum": "commitments.models.Organisation.Kind",
+}
 # Counters live in the "api" cache. With REDIS_URL set it is Redis, shared by every web
 # process; without it, per-process memory (fine for one process and for tests). The
 # default cache is left alone. Rates: DRF syntax, "N/second|minute|hour|day".

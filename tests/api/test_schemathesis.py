@@ -12,7 +12,9 @@ import os
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
@@ -31,6 +33,10 @@ CHECKS = [not_a_server_error, response_schema_conformance, content_type_conforma
 @pytest.fixture
 def api_schema(manager, settings):
     settings.API_THROTTLE_RATES = {"token": "100000/minute", "user": "100000/minute"}
+    # As Django's test client does: requests must not close the connection that holds
+    # the test's transaction (PostgreSQL would lose it at the end of the first request).
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
     schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
     # Thousands of expected 4xx would flood the log (set after the app configured logging).
     request_log = logging.getLogger("django.request")
@@ -38,6 +44,8 @@ def api_schema(manager, settings):
     request_log.setLevel(logging.ERROR)
     yield schema
     request_log.setLevel(level)
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
 
 
 def _operations(schema):

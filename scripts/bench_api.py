@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tracker.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -81,6 +81,9 @@ def main() -> None:
     have = Commitment.objects.count()
     if have < args.commitments:
         call_command("seed_demo", commitments=args.commitments - have)
+    # Planner statistics after the bulk load, as autovacuum would gather shortly.
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
     total = Commitment.objects.count()
 
     manager, _ = get_user_model().objects.get_or_create(username="bench-manager")

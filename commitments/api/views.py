@@ -7,6 +7,7 @@ import hashlib
 import json
 
 from django.conf import settings
+from django.db.models import F
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -103,10 +104,10 @@ class CommitmentViewSet(
     serializer_class = s.CommitmentSerializer
     filterset_class = CommitmentFilterSet
     pagination_class = CommitmentCursorPagination
-    queryset = Commitment.objects.select_related("owner")
+    queryset = Commitment.objects.annotate(owner_username=F("owner__username"))
 
     def _respond(self, pk: int, code: int = status.HTTP_200_OK) -> Response:
-        commitment = Commitment.objects.select_related("owner").get(pk=pk)
+        commitment = self.get_queryset().get(pk=pk)
         data = self.get_serializer(commitment).data
         return Response(data, status=code, headers={"ETag": etag(commitment)})
 

@@ -76,8 +76,11 @@ def api_token_authenticate(raw: str) -> ApiToken | None:
     """The usable token matching `raw`, or None. Records its use (at most once a minute)."""
     if not raw or len(raw) > 200:
         return None
-    token = ApiToken.objects.select_related("user").filter(token_hash=hash_token(raw)).first()
-    if token is None or not token.is_usable() or not token.user.is_active:
+    try:
+        token = ApiToken.objects.select_related("user").get(token_hash=hash_token(raw))
+    except ApiToken.DoesNotExist:
+        return None
+    if not token.is_usable() or not token.user.is_active:
         return None
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:

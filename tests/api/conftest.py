@@ -3,18 +3,25 @@ scope, and a clean throttle cache for each test."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
-from django.core.cache import caches
 from rest_framework.test import APIClient
 
 from commitments import services
 
 
 @pytest.fixture(autouse=True)
-def _fresh_throttle_counters():
-    caches["api"].clear()
-    yield
-    caches["api"].clear()
+def _fresh_throttle_counters(settings):
+    # A private in-memory counter store per test (changing CACHES resets the handlers).
+    # Never clear() the configured one: on Redis that is FLUSHDB on a shared database.
+    settings.CACHES = {
+        **settings.CACHES,
+        "api": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": f"api-test-{uuid.uuid4().hex}",
+        },
+    }
 
 
 def bearer_client(user, scope: str = "write") -> APIClient:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
+import uuid
 from io import StringIO
 
 import pytest
+import redis
 import time_machine
 from django.core.management import CommandError, call_command
 from django.utils import timezone
@@ -15,6 +18,7 @@ from rest_framework.test import APIClient
 
 from commitments import services
 from commitments.models import ApiToken
+from tracker.embedded_redis import embedded_redis
 
 from .conftest import bearer_client
 from .helpers import assert_error
@@ -194,3 +198,33 @@ def test_admin_creates_a_token_shows_it_once_and_revokes(admin_client, officer):
     token.refresh_from_db()
     assert token.revoked_at is not None
     assert_error(_client(raw).get(LIST), 401)
+
+
+@pytest.fixture
+def redis_url():
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    with embedded_redis() as url:
+        yield url
+
+
+def test_throttle_counts_live_in_redis_when_configured(officer, settings, redis_url):
+    prefix = f"test-{uuid.uuid4().hex}"
+    settings.CACHES = {
+        **settings.CACHES,
+        "api": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": prefix,
+        },
+    }
+    settings.API_THROTTLE_RATES = {"token": "2/minute", "user": "100/minute"}
+    client = bearer_client(officer, "read")
+    assert [client.get(LIST).status_code for _ in range(3)] == [200, 200, 429]
+    keys = redis.Redis.from_url(redis_url).keys(f"{prefix}:*")
+    try:
+        assert any(b"throttle_token" in key for key in keys), keys
+    finally:
+        if keys:
+            redis.Redis.from_url(redis_url).delete(*keys)

@@ -7,12 +7,14 @@ one commit instead of a thousand, and a reader never sees half a batch.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..exceptions import TransitionNotAllowed, VersionConflict
@@ -20,6 +22,8 @@ from ..models import Commitment
 from .commitments import commitment_create, commitment_transition, commitment_update
 
 SYNC_MAX_ITEMS = 1000
+# An Idempotency-Key still "in progress" after this long belongs to a dead process.
+IDEMPOTENCY_ABANDONED_AFTER = dt.timedelta(minutes=10)
 
 
 class SyncOutcome:
@@ -146,6 +150,15 @@ def idempotency_claim(*, token, key: str, fingerprint: str):
         row = IdempotencyKey.objects.filter(token=token, key=key).first()
         if row is None:  # released between our INSERT and this read: still busy
             return IdempotencyKey(token=token, key=key, fingerprint=fingerprint)
+        stale = timezone.now() - IDEMPOTENCY_ABANDONED_AFTER
+        if row.in_progress and row.created_at < stale:
+            # Its process died mid-request (a failure releases the claim). Take it over
+            # with a conditional update, so of two retries only one wins.
+            taken = IdempotencyKey.objects.filter(
+                pk=row.pk, response_status__isnull=True, created_at__lt=stale
+            ).update(fingerprint=fingerprint, created_at=timezone.now())
+            if taken:
+                return None
         return row
 
 

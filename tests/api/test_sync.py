@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+from django.utils import timezone
 
 from commitments.models import AuditEvent, Commitment, IdempotencyKey, Status
 from tests.factories import CommitmentFactory, OrganisationFactory, VisitFactory
@@ -214,3 +217,18 @@ def test_idempotency_key_needs_a_token(manager, refs):
     )
     assert_error(response, 400)
     assert not Commitment.objects.exists()
+
+
+def test_key_abandoned_by_a_dead_process_can_be_taken_over(manager, refs):
+    client = bearer_client(manager)
+    token = manager.api_tokens.get()
+    payload = {"commitments": [_item(refs, "k1")]}
+    row = IdempotencyKey.objects.create(token=token, key="old", fingerprint="x" * 64)
+    IdempotencyKey.objects.filter(pk=row.pk).update(
+        created_at=timezone.now() - dt.timedelta(hours=1)
+    )
+    response = client.post(SYNC, payload, format="json", HTTP_IDEMPOTENCY_KEY="old")
+    assert response.status_code == 200
+    assert response.json()["created"] == 1
+    row.refresh_from_db()
+    assert row.response_status == 200

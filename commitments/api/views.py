@@ -88,7 +88,7 @@ def expected_version(request) -> int:
     if header is None or not header.strip():
         raise PreconditionRequired()
     value = header.strip().removeprefix("W/").strip('"')
-    if not value.isdigit() or len(value) > 10:
+    if not (value.isascii() and value.isdigit()) or len(value) > 10:
         raise PreconditionFailed()
     return int(value)
 

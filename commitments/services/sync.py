@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,11 +114,14 @@ def commitments_sync(*, actor, channel: str, items: Sequence[SyncItem]) -> list[
                 )
                 continue
             seen.add(item.external_id)
+            existing_id = existing.get(item.external_id)
+            # Each service call is a savepoint of its own, so a refused item leaves
+            # nothing behind. Only an update followed by a status move needs one more
+            # savepoint around both (saving two round trips on every other item).
+            both = existing_id is not None and bool(item.status)
             try:
-                with transaction.atomic():
-                    result = _apply(
-                        item, existing.get(item.external_id), actor=actor, channel=channel
-                    )
+                with transaction.atomic() if both else nullcontext():
+                    result = _apply(item, existing_id, actor=actor, channel=channel)
             except (
                 ValidationError,
                 PermissionDenied,

@@ -199,3 +199,35 @@ def test_status_after_matrix_moves_is_consistent(world):
     assert c.status == Status.AGREED
     assert c.status_changes.filter(to_status=Status.AGREED, channel="api").count() == 1
     assert response["ETag"] == f'"{c.version}"'
+
+
+def test_officer_who_watches_a_commitment_may_change_it(world, other_officer):
+    c = world["commitment"]
+    c.watchers.add(other_officer)
+    response = world["clients"]["other_officer"].patch(
+        f"/api/v1/commitments/{c.pk}/", {"progress": 20}, format="json", HTTP_IF_MATCH='"1"'
+    )
+    assert response.status_code == 200
+    c.refresh_from_db()
+    assert (c.progress, c.version) == (20, 2)
+
+
+def test_officer_may_not_reassign_but_a_manager_may(world, other_officer):
+    c = world["commitment"]
+    refused = world["clients"]["owner"].patch(
+        f"/api/v1/commitments/{c.pk}/",
+        {"owner": other_officer.username},
+        format="json",
+        HTTP_IF_MATCH='"1"',
+    )
+    assert_error(refused, 403)
+    c.refresh_from_db()
+    assert c.owner.username == "officer-a"
+    moved = world["clients"]["manager"].patch(
+        f"/api/v1/commitments/{c.pk}/",
+        {"owner": other_officer.username},
+        format="json",
+        HTTP_IF_MATCH='"1"',
+    )
+    assert moved.status_code == 200
+    assert moved.json()["owner"] == other_officer.username

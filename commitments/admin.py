@@ -1,5 +1,6 @@
 """Admin for every model. Status moves and commitment edits go through the services."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -7,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from . import services
 from .exceptions import TransitionNotAllowed, VersionConflict
 from .models import (
+    ApiToken,
     AuditEvent,
     Channel,
     Commitment,
@@ -207,3 +209,79 @@ class ProfileAdmin(admin.ModelAdmin):
     list_display = ("user", "time_zone", "morning_hour", "daily_digest", "line_manager")
     search_fields = ("user__username", "user__email")
     autocomplete_fields = ("user", "line_manager")
+
+
+# --- REST API tokens (issue 5) -------------------------------------------------------------
+
+
+class ApiTokenForm(forms.ModelForm):
+    expires_in_days = forms.IntegerField(
+        required=False, min_value=1, label=_("Expires in (days)"), help_text=_("Empty: never.")
+    )
+
+    class Meta:
+        model = ApiToken
+        fields = ("name", "user", "scope")
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are made by services.api_token_issue; the secret is shown once, in the
+    message after saving, and only its hash is kept."""
+
+    list_display = ("name", "user", "scope", "prefix", "expires_at", "revoked_at", "last_used_at")
+    list_filter = ("scope",)
+    search_fields = ("name", "user__username", "prefix")
+    list_select_related = ("user",)
+    autocomplete_fields = ("user",)
+    actions = ["revoke"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = ApiTokenForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("name", "user", "scope", "expires_in_days")
+        return (
+            "name",
+            "user",
+            "scope",
+            "prefix",
+            "created_at",
+            "expires_at",
+            "revoked_at",
+            "last_used_at",
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else self.get_fields(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke instead: the row records what the integration did
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        token, raw = services.api_token_issue(
+            name=form.cleaned_data["name"],
+            user=form.cleaned_data["user"],
+            scope=form.cleaned_data["scope"],
+            expires_in_days=form.cleaned_data.get("expires_in_days"),
+        )
+        obj.pk = token.pk
+        obj.refresh_from_db()
+        self.message_user(
+            request,
+            _("Token for %(name)s: %(raw)s. Copy it now: it will not be shown again.")
+            % {"name": token.name, "raw": raw},
+            messages.WARNING,
+        )
+
+    @admin.action(description=_("Revoke selected tokens"))
+    def revoke(self, request, queryset):
+        revoked = sum(
+            services.api_token_revoke(token_id=pk) for pk in queryset.values_list("pk", flat=True)
+        )
+        self.message_user(request, _("%(n)d revoked.") % {"n": revoked})

@@ -688,3 +688,90 @@ class Profile(models.Model):
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.time_zone)
+
+
+# --- REST API: tokens and idempotency keys ------------------------------------------------
+
+
+class ApiTokenScope(models.TextChoices):
+    READ = "read", _("Read")
+    WRITE = "write", _("Read and write")
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def usable(self, at: dt.datetime | None = None) -> ApiTokenQuerySet:
+        """Not revoked and not expired at `at` (default: now)."""
+        at = at or timezone.now()
+        return self.filter(revoked_at__isnull=True).filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=at)
+        )
+
+
+class ApiToken(models.Model):
+    """A named credential for one integration. Only a SHA-256 of the secret is stored:
+    the secret is shown once, when services.api_token_issue makes it."""
+
+    name = models.CharField(_("integration name"), max_length=100)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("acts as user"),
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
+    )
+    # Short, non-secret head of the token, to tell tokens apart in lists and logs.
+    prefix = models.CharField(max_length=12, editable=False)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    scope = models.CharField(_("scope"), max_length=8, choices=ApiTokenScope.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True, editable=False)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True, editable=False)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(scope__in=["read", "write"]), name="api_token_scope_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…, {self.scope})"
+
+    @property
+    def can_write(self) -> bool:
+        return self.scope == ApiTokenScope.WRITE
+
+    def is_usable(self, at: dt.datetime | None = None) -> bool:
+        at = at or timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > at)
+
+
+class IdempotencyKey(models.Model):
+    """The first answer to a request sent with an Idempotency-Key, per token.
+
+    A row is claimed (INSERT, unique per token and key) before the work starts and holds
+    `response_status=None` while it runs; a duplicate arriving then gets 409, one arriving
+    later gets the stored answer, one with another body gets 422 (fingerprint differs).
+    """
+
+    token = models.ForeignKey(ApiToken, on_delete=models.CASCADE, related_name="idempotency_keys")
+    key = models.CharField(max_length=200)
+    fingerprint = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["token", "key"], name="idempotency_key_per_token"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.token_id}:{self.key}"
+
+    @property
+    def in_progress(self) -> bool:
+        return self.response_status is None

@@ -198,6 +198,30 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# --- REST API (issue 5) ----------------------------------------------------------------------
+# One schema name per choice set (several fields share Status; three models have a "kind").
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    "StatusEnum": "commitments.models.Status",
+    "EvidenceKindEnum": "commitments.models.Evidence.Kind",
+    "NoteKindEnum": "commitments.models.Note.Kind",
+    "OrganisationKindEnum": "commitments.models.Organisation.Kind",
+}
+# Counters live in the "api" cache. With REDIS_URL set it is Redis, shared by every web
+# process; without it, per-process memory (fine for one process and for tests). The
+# default cache is left alone. Rates: DRF syntax, "N/second|minute|hour|day".
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "api": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if "REDIS_URL" in env.ENVIRON
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "api"}
+    ),
+}
+API_THROTTLE_RATES = {
+    "token": env.str("API_RATE_PER_TOKEN", default="600/minute"),
+    "user": env.str("API_RATE_PER_USER", default="1200/minute"),
+}
+
 # --- Logging -----------------------------------------------------------------------------
 LOGGING = {
     "version": 1,

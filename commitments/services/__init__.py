@@ -18,6 +18,24 @@ from .commitments import (
     note_add,
 )
 
+# --- REST API (issue 5): tokens and bulk sync ---
+from .sync import (
+    SYNC_MAX_ITEMS,
+    SyncItem,
+    SyncOutcome,
+    SyncResult,
+    commitments_sync,
+    idempotency_claim,
+    idempotency_complete,
+    idempotency_release,
+)
+from .tokens import (
+    api_token_authenticate,
+    api_token_issue,
+    api_token_issue_for_username,
+    api_token_revoke,
+)
+
 __all__ = [
     "EDITABLE_FIELDS",
     "EvidenceInput",
@@ -30,4 +48,20 @@ __all__ = [
     "next_change_seq",
     "next_reference",
     "note_add",
+]
+
+# REST API (issue 5)
+__all__ += [
+    "SYNC_MAX_ITEMS",
+    "SyncItem",
+    "SyncOutcome",
+    "SyncResult",
+    "api_token_authenticate",
+    "api_token_issue",
+    "api_token_issue_for_username",
+    "api_token_revoke",
+    "commitments_sync",
+    "idempotency_claim",
+    "idempotency_complete",
+    "idempotency_release",
 ]

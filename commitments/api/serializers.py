@@ -1,0 +1,313 @@
+"""Serializers: what the API reads and writes. Input is validated here (types, sizes,
+choices, unknown keys); business rules stay in the services.
+
+A commitment is read and written in one shape: relations by id, the owner by
+username, so a client can send back what it read (read-only keys are ignored).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from ..models import (
+    Commitment,
+    Evidence,
+    Nature,
+    Note,
+    Organisation,
+    Sector,
+    Source,
+    Status,
+    StatusChange,
+    Visit,
+    today_local,
+)
+from ..validators import validate_currency, validate_http_url
+
+API_PREFIX = "/api/v1/"
+
+
+class StrictMixin:
+    """Refuse keys the serializer does not know, instead of silently dropping them."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({k: ["Unknown field."] for k in unknown})
+        return super().to_internal_value(data)
+
+
+class CachedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+    """Looks each id up once per request (context["related_cache"]): a 1,000-item sync
+    naming the same visit and organisations runs a handful of queries, not thousands."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        cache = self.context.get("related_cache")
+        if cache is None:
+            return super().to_internal_value(data)
+        key = (self.queryset.model, data)
+        if key not in cache:
+            cache[key] = super().to_internal_value(data)
+        return cache[key]
+
+
+class CachedSlugRelatedField(serializers.SlugRelatedField):
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        cache = self.context.get("related_cache")
+        if cache is None:
+            return super().to_internal_value(data)
+        key = (self.queryset.model, data)
+        if key not in cache:
+            cache[key] = super().to_internal_value(data)
+        return cache[key]
+
+
+class CommitmentLinksSerializer(serializers.Serializer):
+    self = serializers.CharField()
+    history = serializers.CharField()
+    evidence = serializers.CharField()
+    notes = serializers.CharField()
+    transitions = serializers.CharField()
+
+
+def _owner_username(c: Commitment) -> str | None:
+    # Lists annotate owner_username instead of joining whole user rows (see the view).
+    if not c.owner_id:
+        return None
+    named = getattr(c, "owner_username", None)
+    return named if named is not None else c.owner.username
+
+
+def _datetime(value):
+    # Always UTC with a "Z": unambiguous for integrations, and several times cheaper
+    # than converting to the current time zone for every field of every row.
+    if value is None:
+        return None
+    if value.utcoffset():
+        value = value.astimezone(dt.UTC)
+    return value.replace(tzinfo=None).isoformat() + "Z"
+
+
+class CommitmentSerializer(StrictMixin, serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    reference = serializers.CharField(read_only=True)
+    external_id = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    title = serializers.CharField(max_length=300)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=20000)
+    visit = CachedPrimaryKeyRelatedField(queryset=Visit.objects.all())
+    parent = CachedPrimaryKeyRelatedField(
+        queryset=Commitment.objects.all(), required=False, allow_null=True
+    )
+    sector = serializers.ChoiceField(choices=Sector.choices)
+    nature = serializers.ChoiceField(choices=Nature.choices)
+    status = serializers.ChoiceField(
+        choices=Status.choices,
+        required=False,
+        help_text="Set on create (default proposed). Later moves go through /transitions/.",
+    )
+    is_overdue = serializers.BooleanField(read_only=True)
+    due_date = serializers.DateField(required=False, allow_null=True)
+    next_follow_up_at = serializers.DateTimeField(required=False, allow_null=True)
+    follow_up_every_days = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=365
+    )
+    snoozed_until = serializers.DateField(read_only=True, allow_null=True)
+    status_changed_at = serializers.DateTimeField(read_only=True)
+    owner = CachedSlugRelatedField(
+        slug_field="username",
+        queryset=get_user_model().objects.filter(is_active=True),
+        required=False,
+        allow_null=True,
+    )
+    pledged_by = CachedPrimaryKeyRelatedField(queryset=Organisation.objects.all())
+    beneficiary = CachedPrimaryKeyRelatedField(
+        queryset=Organisation.objects.all(), required=False, allow_null=True
+    )
+    amount = serializers.DecimalField(
+        max_digits=18, decimal_places=2, min_value=0, required=False, allow_null=True
+    )
+    currency = serializers.CharField(
+        max_length=3, required=False, allow_blank=True, validators=[validate_currency]
+    )
+    progress = serializers.IntegerField(required=False, min_value=0, max_value=100)
+    source = CachedPrimaryKeyRelatedField(
+        queryset=Source.objects.all(), required=False, allow_null=True
+    )
+    source_quote = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    version = serializers.IntegerField(read_only=True)
+    change_seq = serializers.IntegerField(
+        read_only=True, help_text="Position in the change order; sync with changed_after."
+    )
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+    links = CommitmentLinksSerializer(read_only=True)
+
+    def to_representation(self, c: Commitment) -> dict:
+        # Written out by hand: the list endpoint serialises up to 500 rows and the generic
+        # field-by-field path costs several times the database query. Keep it in step
+        # with the declared fields above (they drive the OpenAPI schema, and the
+        # Schemathesis test checks responses against it).
+        today = self.context.get("today")
+        if today is None:
+            today = self.context["today"] = today_local()
+        base = f"{API_PREFIX}commitments/{c.pk}/"
+        return {
+            "id": c.pk,
+            "reference": c.reference,
+            "external_id": c.external_id,
+            "title": c.title,
+            "description": c.description,
+            "visit": c.visit_id,
+            "parent": c.parent_id,
+            "sector": c.sector,
+            "nature": c.nature,
+            "status": c.status,
+            "is_overdue": c.is_overdue(on=today),
+            "due_date": c.due_date.isoformat() if c.due_date else None,
+            "next_follow_up_at": _datetime(c.next_follow_up_at),
+            "follow_up_every_days": c.follow_up_every_days,
+            "snoozed_until": c.snoozed_until.isoformat() if c.snoozed_until else None,
+            "status_changed_at": _datetime(c.status_changed_at),
+            "owner": _owner_username(c),
+            "pledged_by": c.pledged_by_id,
+            "beneficiary": c.beneficiary_id,
+            "amount": None if c.amount is None else f"{c.amount:.2f}",
+            "currency": c.currency,
+            "progress": c.progress,
+            "source": c.source_id,
+            "source_quote": c.source_quote,
+            "version": c.version,
+            "change_seq": c.change_seq,
+            "created_at": _datetime(c.created_at),
+            "updated_at": _datetime(c.updated_at),
+            "links": {
+                "self": base,
+                "history": f"{base}history/",
+                "evidence": f"{base}evidence/",
+                "notes": f"{base}notes/",
+                "transitions": f"{base}transitions/",
+            },
+        }
+
+
+@extend_schema_field(CommitmentSerializer)
+class SyncItemField(serializers.JSONField):
+    """Any JSON value: each item is validated on its own in the view (a CommitmentSerializer
+    with external_id required), so one malformed item is reported, not fatal."""
+
+
+class SyncRequestSerializer(StrictMixin, serializers.Serializer):
+    commitments = serializers.ListField(child=SyncItemField(), min_length=1, max_length=1000)
+
+
+class SyncItemResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    external_id = serializers.CharField(allow_blank=True, allow_null=True)
+    result = serializers.ChoiceField(choices=["created", "updated", "unchanged", "error"])
+    id = serializers.IntegerField(allow_null=True)
+    reference = serializers.CharField(allow_null=True)
+    version = serializers.IntegerField(allow_null=True)
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
+class SyncResponseSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    errors = serializers.IntegerField()
+    results = SyncItemResultSerializer(many=True)
+
+
+class EvidenceInputSerializer(StrictMixin, serializers.Serializer):
+    url = serializers.CharField(max_length=1000, validators=[validate_http_url])
+    title = serializers.CharField(max_length=300)
+    kind = serializers.ChoiceField(choices=Evidence.Kind.choices, required=False)
+    published_on = serializers.DateField(required=False, allow_null=True)
+
+
+class TransitionSerializer(StrictMixin, serializers.Serializer):
+    to = serializers.ChoiceField(choices=Status.choices)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    evidence = EvidenceInputSerializer(many=True, required=False, max_length=20)
+
+
+class StatusChangeSerializer(serializers.ModelSerializer):
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = StatusChange
+        fields = ("id", "from_status", "to_status", "at", "actor", "note", "channel", "version")
+
+
+class EvidenceSerializer(serializers.ModelSerializer):
+    added_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Evidence
+        fields = ("id", "url", "source", "title", "kind", "published_on", "added_by", "added_at")
+
+
+class NoteSerializer(serializers.ModelSerializer):
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Note
+        fields = ("id", "kind", "text", "author", "channel", "created_at")
+
+
+class NoteInputSerializer(StrictMixin, serializers.Serializer):
+    text = serializers.CharField(max_length=5000)
+
+
+class VisitSerializer(serializers.ModelSerializer):
+    host_country = serializers.CharField(source="host_country.code", read_only=True)
+    visiting_country = serializers.CharField(source="visiting_country.code", read_only=True)
+
+    class Meta:
+        model = Visit
+        fields = (
+            "id",
+            "code",
+            "title",
+            "start_date",
+            "end_date",
+            "place",
+            "host_country",
+            "visiting_country",
+            "delegation_lead",
+            "summary",
+            "sources",
+        )
+
+
+class OrganisationSerializer(serializers.ModelSerializer):
+    country = serializers.CharField(source="country.code", read_only=True)
+    aliases = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta:
+        model = Organisation
+        fields = ("id", "name", "aliases", "country", "kind")
+
+
+class SourceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Source
+        fields = (
+            "id",
+            "title",
+            "publisher",
+            "author",
+            "published_on",
+            "published_note",
+            "language",
+            "url",
+        )

@@ -1,0 +1,379 @@
+"""API views. Short on purpose: input → serializer, write → service, errors →
+errors.api_exception_handler."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from django.conf import settings
+from django.db.models import F
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import services
+from ..filters import CommitmentFilterSet
+from ..models import ApiToken, Channel, Commitment, Organisation, Source, Visit
+from ..services import EvidenceInput
+from . import serializers as s
+from .authentication import BearerTokenAuthentication
+from .errors import (
+    Conflict,
+    PayloadTooLarge,
+    PreconditionFailed,
+    PreconditionRequired,
+    Unprocessable,
+    _flatten,
+    api_exception_handler,
+)
+from .pagination import ApiCursorPagination, CommitmentCursorPagination
+from .permissions import TrackerApiPermission
+from .throttles import TokenRateThrottle, UserRateThrottle
+
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=True,
+    description='The ETag you read, e.g. "3". Missing: 428; stale: 412.',
+)
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Replays return the first answer; a different body with the same key: 422.",
+)
+
+
+class ApiMixin:
+    authentication_classes = [BearerTokenAuthentication, SessionAuthentication]
+    permission_classes = [TrackerApiPermission]
+    throttle_classes = [TokenRateThrottle, UserRateThrottle]
+    # Ids are digits (and fit a bigint); anything else is a 404 before any query.
+    lookup_value_regex = r"[0-9]{1,18}"
+
+    @classmethod
+    def as_view(cls, *args, **kwargs):
+        view = super().as_view(*args, **kwargs)
+        view.login_required = False  # the API answers 401 itself; no login redirect
+        return view
+
+    def get_exception_handler(self):
+        return api_exception_handler
+
+    def initial(self, request, *args, **kwargs):
+        # DRF's parsers read the stream directly, past Django's body-size check.
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+            raise PayloadTooLarge()
+        super().initial(request, *args, **kwargs)
+
+
+def etag(commitment: Commitment) -> str:
+    return f'"{commitment.version}"'
+
+
+def expected_version(request) -> int:
+    """The version named by If-Match: 428 without one, 412 if it cannot be a version."""
+    header = request.headers.get("If-Match")
+    if header is None or not header.strip():
+        raise PreconditionRequired()
+    value = header.strip().removeprefix("W/").strip('"')
+    if not (value.isascii() and value.isdigit()) or len(value) > 10:
+        raise PreconditionFailed()
+    return int(value)
+
+
+class CommitmentViewSet(
+    ApiMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Commitments. No DELETE: a commitment is cancelled (a transition), never erased."""
+
+    serializer_class = s.CommitmentSerializer
+    filterset_class = CommitmentFilterSet
+    pagination_class = CommitmentCursorPagination
+    queryset = Commitment.objects.annotate(owner_username=F("owner__username"))
+
+    def _respond(self, pk: int, code: int = status.HTTP_200_OK) -> Response:
+        commitment = self.get_queryset().get(pk=pk)
+        data = self.get_serializer(commitment).data
+        return Response(data, status=code, headers={"ETag": etag(commitment)})
+
+    def retrieve(self, request, *args, **kwargs):
+        commitment = self.get_object()
+        return Response(self.get_serializer(commitment).data, headers={"ETag": etag(commitment)})
+
+    @extend_schema(responses={201: s.CommitmentSerializer})
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        initial = data.pop("status", None)
+        commitment = services.commitment_create(
+            actor=request.user,
+            channel=Channel.API,
+            data=data,
+            **({"status": initial} if initial else {}),
+        )
+        response = self._respond(commitment.pk, status.HTTP_201_CREATED)
+        response["Location"] = f"{s.API_PREFIX}commitments/{commitment.pk}/"
+        return response
+
+    @extend_schema(parameters=[IF_MATCH])
+    def update(self, request, *args, **kwargs):
+        partial = kwargs.pop("partial", False)
+        commitment = self.get_object()
+        version = expected_version(request)
+        serializer = self.get_serializer(commitment, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        wanted_status = data.pop("status", commitment.status)
+        if wanted_status != commitment.status:
+            raise serializers.ValidationError(
+                {"status": ["Change the status with POST …/transitions/."]}
+            )
+        services.commitment_update(
+            commitment_id=commitment.pk,
+            actor=request.user,
+            channel=Channel.API,
+            data=data,
+            expected_version=version,
+        )
+        return self._respond(commitment.pk)
+
+    @extend_schema(parameters=[IF_MATCH])
+    def partial_update(self, request, *args, **kwargs):
+        return self.update(request, *args, partial=True, **kwargs)
+
+    @extend_schema(
+        request=s.TransitionSerializer,
+        responses={200: s.CommitmentSerializer},
+        parameters=[IF_MATCH],
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def transitions(self, request, pk=None):
+        commitment = self.get_object()
+        version = expected_version(request)
+        serializer = s.TransitionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        move = serializer.validated_data
+        services.commitment_transition(
+            commitment_id=commitment.pk,
+            to_status=move["to"],
+            actor=request.user,
+            channel=Channel.API,
+            note=move.get("note", ""),
+            evidence=[EvidenceInput(**item) for item in move.get("evidence", [])],
+            expected_version=version,
+        )
+        return self._respond(commitment.pk)
+
+    def _sub_list(self, queryset, serializer_class):
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(serializer_class(page, many=True).data)
+
+    @extend_schema(responses=s.StatusChangeSerializer(many=True))
+    @action(
+        detail=True,
+        methods=["get"],
+        filter_backends=[],
+        pagination_class=ApiCursorPagination,
+        serializer_class=s.StatusChangeSerializer,
+    )
+    def history(self, request, pk=None):
+        commitment = get_object_or_404(Commitment, pk=pk)
+        rows = commitment.status_changes.select_related("actor")
+        return self._sub_list(rows, s.StatusChangeSerializer)
+
+    @extend_schema(methods=["get"], responses=s.EvidenceSerializer(many=True))
+    @extend_schema(
+        methods=["post"], request=s.EvidenceInputSerializer, responses={201: s.EvidenceSerializer}
+    )
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        filter_backends=[],
+        pagination_class=ApiCursorPagination,
+        serializer_class=s.EvidenceSerializer,
+    )
+    def evidence(self, request, pk=None):
+        commitment = get_object_or_404(Commitment, pk=pk)
+        if request.method == "GET":
+            rows = commitment.evidence.select_related("added_by")
+            return self._sub_list(rows, s.EvidenceSerializer)
+        serializer = s.EvidenceInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        row = services.evidence_add(
+            commitment_id=commitment.pk,
+            actor=request.user,
+            channel=Channel.API,
+            item=EvidenceInput(**serializer.validated_data),
+        )
+        return Response(s.EvidenceSerializer(row).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(methods=["get"], responses=s.NoteSerializer(many=True))
+    @extend_schema(
+        methods=["post"], request=s.NoteInputSerializer, responses={201: s.NoteSerializer}
+    )
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        filter_backends=[],
+        pagination_class=ApiCursorPagination,
+        serializer_class=s.NoteSerializer,
+    )
+    def notes(self, request, pk=None):
+        commitment = get_object_or_404(Commitment, pk=pk)
+        if request.method == "GET":
+            return self._sub_list(commitment.notes.select_related("author"), s.NoteSerializer)
+        serializer = s.NoteInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        note = services.note_add(
+            commitment_id=commitment.pk,
+            actor=request.user,
+            channel=Channel.API,
+            text=serializer.validated_data["text"],
+        )
+        return Response(s.NoteSerializer(note).data, status=status.HTTP_201_CREATED)
+
+
+class VisitViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = Visit.objects.prefetch_related("sources")
+    serializer_class = s.VisitSerializer
+    pagination_class = ApiCursorPagination
+    filter_backends: list = []
+
+
+class OrganisationViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = Organisation.objects.all()
+    serializer_class = s.OrganisationSerializer
+    pagination_class = ApiCursorPagination
+    filter_backends: list = []
+
+
+class SourceViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = Source.objects.all()
+    serializer_class = s.SourceSerializer
+    pagination_class = ApiCursorPagination
+    filter_backends: list = []
+
+
+def _fingerprint(body) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class CommitmentSyncView(ApiMixin, APIView):
+    """Bulk upsert keyed by external_id (≤ 1,000 items), one result per item."""
+
+    @extend_schema(
+        request=s.SyncRequestSerializer,
+        responses={200: s.SyncResponseSerializer, 409: OpenApiResponse(), 422: OpenApiResponse()},
+        parameters=[IDEMPOTENCY_KEY],
+    )
+    def post(self, request):
+        body = s.SyncRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            return Response(self._run(request, body.validated_data["commitments"]))
+        token = request.auth
+        if not isinstance(token, ApiToken):
+            raise serializers.ValidationError(
+                {"Idempotency-Key": ["Idempotency keys are kept per token: use a bearer token."]}
+            )
+        if not key.strip() or len(key) > 200:
+            raise serializers.ValidationError({"Idempotency-Key": ["Send 1 to 200 characters."]})
+        fingerprint = _fingerprint(request.data)
+        existing = services.idempotency_claim(token=token, key=key, fingerprint=fingerprint)
+        if existing is not None:
+            if existing.fingerprint != fingerprint:
+                raise Unprocessable("This Idempotency-Key was used with a different body.")
+            if existing.in_progress:
+                raise Conflict("A request with this Idempotency-Key is still running.")
+            return Response(
+                existing.response_body,
+                status=existing.response_status,
+                headers={"Idempotent-Replayed": "true"},
+            )
+        try:
+            answer = self._run(request, body.validated_data["commitments"])
+        except BaseException:
+            services.idempotency_release(token=token, key=key)
+            raise
+        services.idempotency_complete(token=token, key=key, status=200, body=answer)
+        return Response(answer)
+
+    def _run(self, request, raw_items: list[dict]) -> dict:
+        context = {"request": request, "related_cache": {}}
+        results: list[dict | None] = [None] * len(raw_items)
+        items, positions = [], []
+        for index, raw in enumerate(raw_items):
+            serializer = s.CommitmentSerializer(data=raw, context=context)
+            named = raw.get("external_id") if isinstance(raw, dict) else None
+            external_id = named if isinstance(named, str) else ""
+            if not serializer.is_valid():
+                results[index] = _item(
+                    index, external_id, "error", errors=_flatten(serializer.errors)
+                )
+                continue
+            data = dict(serializer.validated_data)
+            if not data.get("external_id"):
+                results[index] = _item(
+                    index, "", "error", errors={"external_id": ["Required for sync."]}
+                )
+                continue
+            version = raw.get("version")  # optional: the version the client last read
+            items.append(
+                services.SyncItem(
+                    external_id=data["external_id"],
+                    status=data.pop("status", None),
+                    data=data,
+                    expected_version=version if type(version) is int else None,
+                )
+            )
+            positions.append(index)
+        synced = services.commitments_sync(actor=request.user, channel=Channel.API, items=items)
+        for index, result in zip(positions, synced, strict=True):
+            c = result.commitment
+            results[index] = _item(
+                index,
+                result.external_id,
+                result.outcome,
+                commitment=c,
+                errors=result.errors,
+            )
+        counts = dict.fromkeys(("created", "updated", "unchanged", "error"), 0)
+        for row in results:
+            counts[row["result"]] += 1
+        return {
+            "created": counts["created"],
+            "updated": counts["updated"],
+            "unchanged": counts["unchanged"],
+            "errors": counts["error"],
+            "results": results,
+        }
+
+
+def _item(index, external_id, result, *, commitment=None, errors=None) -> dict:
+    return {
+        "index": index,
+        "external_id": external_id,
+        "result": result,
+        "id": commitment.pk if commitment else None,
+        "reference": commitment.reference if commitment else None,
+        "version": commitment.version if commitment else None,
+        "errors": errors or {},
+    }

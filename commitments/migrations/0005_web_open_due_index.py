@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("commitments", "0002_roles"),
+        ("commitments", "0004_api"),
     ]
 
     operations = [

@@ -17,6 +17,13 @@ from .commitments import (
     next_reference,
     note_add,
 )
+from .reminders import (
+    reminder_claim,
+    reminder_send,
+    reminders_for_timeline,
+    reminders_sweep,
+    reminders_void_stale,
+)
 
 __all__ = [
     "EDITABLE_FIELDS",
@@ -30,4 +37,9 @@ __all__ = [
     "next_change_seq",
     "next_reference",
     "note_add",
+    "reminder_claim",
+    "reminder_send",
+    "reminders_for_timeline",
+    "reminders_sweep",
+    "reminders_void_stale",
 ]

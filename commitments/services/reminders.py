@@ -31,7 +31,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import get_connection
 from django.db import connection, transaction
-from django.db.models import Case, Exists, IntegerField, OuterRef, Q, Value, When
+from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -157,43 +157,35 @@ class _Planned:
         self.rows.append(Reminder(**kwargs))
 
 
-def _slot_annotations(pairs: list[tuple[dt.date, dt.date, int]]):
-    """CASE expressions mapping a commitment's due date to (slot, step).
-
-    `pairs` lists (due date, slot, step). Because the window is shorter than the spacing
-    of the policy's steps, a due date maps to one pair only.
-    """
-    slot = Case(
-        *[When(due_date=due, then=Value(slot)) for due, slot, _ in pairs],
-        default=Value(None),
-        output_field=Commitment._meta.get_field("due_date"),
-    )
-    step = Case(
-        *[When(due_date=due, then=Value(step)) for due, _, step in pairs],
-        default=Value(0),
-        output_field=IntegerField(),
-    )
-    return slot, step
-
-
 def _due_candidates(
-    *, kind: str, pairs: list[tuple[dt.date, dt.date, int]], base, to_owner: bool = True
-):
-    """Commitments with a due date in `pairs` and no reminder of `kind` for that slot yet."""
+    *,
+    kind: str,
+    pairs: list[tuple[dt.date, dt.date, int]],
+    window: list[dt.date],
+    base,
+    to_owner: bool = True,
+) -> list[tuple[int, int, dt.date, dt.date, int]]:
+    """Commitments with a due date in `pairs` and no reminder of `kind` for it yet.
+
+    `pairs` lists (due date, slot, step). The window is shorter than the spacing of the
+    policy's steps, so a due date has one slot in it: "a reminder of this kind about this
+    due date with a slot in the window" is the unique key, without computing the slot in
+    SQL. Returns (commitment, owner, due date, slot, step) rows.
+    """
     if not pairs:
         return []
-    slot, step = _slot_annotations(pairs)
+    by_due = {due: (slot, step) for due, slot, step in pairs}
     existing = Reminder.objects.filter(
-        commitment=OuterRef("pk"), kind=kind, slot=OuterRef("r_slot")
+        commitment=OuterRef("pk"), kind=kind, about=OuterRef("due_date"), slot__in=window
     )
     if to_owner:
         existing = existing.filter(recipient=OuterRef("owner_id"))
-    return list(
-        base.filter(due_date__in={due for due, _, _ in pairs})
-        .annotate(r_slot=slot, r_step=step)
+    found = (
+        base.filter(due_date__in=list(by_due))
         .filter(~Exists(existing))
-        .values_list("pk", "owner_id", "due_date", "r_slot", "r_step")
+        .values_list("pk", "owner_id", "due_date")
     )
+    return [(pk, owner, due, *by_due[due]) for pk, owner, due in found]
 
 
 def _plan(*, now: dt.datetime, commitment_ids: Iterable[int] | None = None) -> list[Reminder]:
@@ -225,11 +217,13 @@ def _plan(*, now: dt.datetime, commitment_ids: Iterable[int] | None = None) -> l
         for days in settings.TRACKER_ESCALATION_DAYS
     ]
     found = {
-        Kind.BEFORE_DUE: _due_candidates(kind=Kind.BEFORE_DUE, pairs=before, base=base),
-        Kind.DUE: _due_candidates(kind=Kind.DUE, pairs=on_due, base=base),
-        Kind.OVERDUE: _due_candidates(kind=Kind.OVERDUE, pairs=overdue, base=base),
+        Kind.BEFORE_DUE: _due_candidates(
+            kind=Kind.BEFORE_DUE, pairs=before, window=window, base=base
+        ),
+        Kind.DUE: _due_candidates(kind=Kind.DUE, pairs=on_due, window=window, base=base),
+        Kind.OVERDUE: _due_candidates(kind=Kind.OVERDUE, pairs=overdue, window=window, base=base),
         Kind.ESCALATION: _due_candidates(
-            kind=Kind.ESCALATION, pairs=escalations, base=base, to_owner=False
+            kind=Kind.ESCALATION, pairs=escalations, window=window, base=base, to_owner=False
         ),
     }
 

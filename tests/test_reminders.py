@@ -208,6 +208,16 @@ def test_escalation_goes_to_the_line_manager_once_per_step():
     assert not Reminder.objects.filter(recipient=other).exclude(kind=Kind.WEEKLY_DIGEST).exists()
 
 
+def test_a_line_manager_outside_the_managers_group_is_still_the_one_told():
+    manager("m1")
+    lead = owner("team-lead")
+    user = owner()
+    Profile.objects.filter(user=user).update(line_manager=lead)
+    c = CommitmentFactory(owner=user, due_date=dt.date(2025, 6, 1))
+    reminders_sweep(now=at(2025, 6, 16, 9))
+    assert [u for _k, _s, u, _t in rows(commitment=c, kind=Kind.ESCALATION)] == ["team-lead"]
+
+
 def test_without_a_line_manager_every_manager_is_told():
     managers = {manager("m1").username, manager("m2").username}
     c = CommitmentFactory(owner=owner(), due_date=dt.date(2025, 6, 1))

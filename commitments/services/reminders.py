@@ -261,10 +261,15 @@ def _plan(*, now: dt.datetime, commitment_ids: Iterable[int] | None = None) -> l
         .exclude(email="")
         .values_list("pk", flat=True)
     )
+    # Owners, managers, and the owners' line managers (who need not be in "Managers").
     users = dict(
-        User.objects.filter(pk__in=owner_ids | set(managers), is_active=True)
+        User.objects.filter(
+            Q(pk__in=owner_ids | set(managers)) | Q(reports__user_id__in=owner_ids),
+            is_active=True,
+        )
         .exclude(email="")
         .values_list("pk", "email")
+        .distinct()
     )
     schedules = {p.user_id: Schedule.of(p) for p in Profile.objects.filter(user_id__in=list(users))}
 

@@ -784,9 +784,9 @@ class Reminder(models.Model):
                 condition=Q(kind__in=_REMINDER_KINDS), name="reminder_kind_known"
             ),
         ]
+        # Lookups by commitment use the unique key's index (commitment comes first).
         indexes = [
             models.Index(fields=["state", "send_after"], name="reminder_state_send_after"),
-            models.Index(fields=["commitment", "state"], name="reminder_commitment_state"),
             models.Index(fields=["recipient", "state"], name="reminder_recipient_state"),
         ]
 

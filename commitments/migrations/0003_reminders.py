@@ -7,38 +7,122 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('commitments', '0002_roles'),
+        ("commitments", "0002_roles"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Reminder',
+            name="Reminder",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('before_due', 'Due soon'), ('due', 'Due today'), ('overdue', 'Overdue'), ('follow_up', 'Follow-up requested'), ('escalation', 'Escalation to manager'), ('daily_digest', 'Daily digest'), ('weekly_digest', 'Weekly manager digest')], max_length=16)),
-                ('slot', models.DateField(verbose_name='slot')),
-                ('about', models.DateField(blank=True, null=True, verbose_name='about date')),
-                ('step', models.SmallIntegerField(default=0)),
-                ('in_digest', models.BooleanField(default=False)),
-                ('state', models.CharField(choices=[('pending', 'Pending'), ('sending', 'Sending'), ('sent', 'Sent'), ('failed', 'Failed'), ('void', 'Void')], default='pending', max_length=8)),
-                ('send_after', models.DateTimeField(verbose_name='send after')),
-                ('queued_at', models.DateTimeField(blank=True, null=True)),
-                ('lease_until', models.DateTimeField(blank=True, null=True)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('message_id', models.CharField(blank=True, max_length=200)),
-                ('last_error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('commitment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='reminders', to='commitments.commitment')),
-                ('recipient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reminders', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("before_due", "Due soon"),
+                            ("due", "Due today"),
+                            ("overdue", "Overdue"),
+                            ("follow_up", "Follow-up requested"),
+                            ("escalation", "Escalation to manager"),
+                            ("daily_digest", "Daily digest"),
+                            ("weekly_digest", "Weekly manager digest"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("slot", models.DateField(verbose_name="slot")),
+                ("about", models.DateField(blank=True, null=True, verbose_name="about date")),
+                ("step", models.SmallIntegerField(default=0)),
+                ("in_digest", models.BooleanField(default=False)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("sending", "Sending"),
+                            ("sent", "Sent"),
+                            ("failed", "Failed"),
+                            ("void", "Void"),
+                        ],
+                        default="pending",
+                        max_length=8,
+                    ),
+                ),
+                ("send_after", models.DateTimeField(verbose_name="send after")),
+                ("queued_at", models.DateTimeField(blank=True, null=True)),
+                ("lease_until", models.DateTimeField(blank=True, null=True)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("message_id", models.CharField(blank=True, max_length=200)),
+                ("last_error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "commitment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="reminders",
+                        to="commitments.commitment",
+                    ),
+                ),
+                (
+                    "recipient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="reminders",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-send_after', '-id'],
-                'indexes': [models.Index(fields=['state', 'send_after'], name='reminder_state_send_after'), models.Index(fields=['recipient', 'state'], name='reminder_recipient_state')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('commitment__isnull', False)), fields=('commitment', 'recipient', 'kind', 'slot'), name='reminder_unique_key'), models.UniqueConstraint(condition=models.Q(('commitment__isnull', True)), fields=('recipient', 'kind', 'slot'), name='reminder_digest_unique_key'), models.CheckConstraint(condition=models.Q(('state__in', ['pending', 'sending', 'sent', 'failed', 'void'])), name='reminder_state_known'), models.CheckConstraint(condition=models.Q(('kind__in', ['before_due', 'due', 'overdue', 'follow_up', 'escalation', 'daily_digest', 'weekly_digest'])), name='reminder_kind_known')],
+                "ordering": ["-send_after", "-id"],
+                "indexes": [
+                    models.Index(fields=["state", "send_after"], name="reminder_state_send_after"),
+                    models.Index(fields=["recipient", "state"], name="reminder_recipient_state"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("commitment__isnull", False)),
+                        fields=("commitment", "recipient", "kind", "slot"),
+                        name="reminder_unique_key",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("commitment__isnull", True)),
+                        fields=("recipient", "kind", "slot"),
+                        name="reminder_digest_unique_key",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("state__in", ["pending", "sending", "sent", "failed", "void"])
+                        ),
+                        name="reminder_state_known",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            (
+                                "kind__in",
+                                [
+                                    "before_due",
+                                    "due",
+                                    "overdue",
+                                    "follow_up",
+                                    "escalation",
+                                    "daily_digest",
+                                    "weekly_digest",
+                                ],
+                            )
+                        ),
+                        name="reminder_kind_known",
+                    ),
+                ],
             },
         ),
     ]

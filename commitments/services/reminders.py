@@ -152,12 +152,17 @@ class SweepResult:
     by_kind: dict[str, int] = field(default_factory=dict)
 
 
+# A planned outbox row: the Reminder fields the sweep sets, as a plain dict (tens of
+# thousands of model instances would cost the sweep more than the database does).
+Row = dict
+
+
 @dataclass
 class _Planned:
-    rows: list[Reminder] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
 
-    def add(self, **kwargs) -> None:
-        self.rows.append(Reminder(**kwargs))
+    def add(self, **values) -> None:
+        self.rows.append(values)
 
 
 def _due_candidates(
@@ -191,7 +196,7 @@ def _due_candidates(
     return [(pk, owner, due, *by_due[due]) for pk, owner, due in found]
 
 
-def _plan(*, now: dt.datetime, commitment_ids: Iterable[int] | None = None) -> list[Reminder]:
+def _plan(*, now: dt.datetime, commitment_ids: Iterable[int] | None = None) -> list[Row]:
     """The reminders that are due and not yet in the outbox (a constant number of queries)."""
     today = today_local(now)
     window = _window(today)
@@ -338,7 +343,7 @@ def _plan(*, now: dt.datetime, commitment_ids: Iterable[int] | None = None) -> l
     return planned.rows
 
 
-def _plan_weekly_digests(*, now: dt.datetime, managers: list[int], schedule) -> list[Reminder]:
+def _plan_weekly_digests(*, now: dt.datetime, managers: list[int], schedule) -> list[Row]:
     """One weekly digest per manager, slot = the Monday of their current week."""
     rows = []
     for manager_id in managers:
@@ -346,7 +351,7 @@ def _plan_weekly_digests(*, now: dt.datetime, managers: list[int], schedule) -> 
         local_today = now.astimezone(_zone(sched)).date()
         monday = local_today - dt.timedelta(days=local_today.isoweekday() - 1)
         rows.append(
-            Reminder(
+            Row(
                 recipient_id=manager_id,
                 kind=Kind.WEEKLY_DIGEST,
                 slot=monday,
@@ -357,7 +362,7 @@ def _plan_weekly_digests(*, now: dt.datetime, managers: list[int], schedule) -> 
     return rows
 
 
-def _plan_daily_digests(*, now: dt.datetime) -> list[Reminder]:
+def _plan_daily_digests(*, now: dt.datetime) -> list[Row]:
     """A daily digest for each officer who has held reminders whose time has come."""
     held = (
         Reminder.objects.filter(state=State.PENDING, in_digest=True, send_after__lte=now)
@@ -369,7 +374,7 @@ def _plan_daily_digests(*, now: dt.datetime) -> list[Reminder]:
         sched = Schedule.of(profile)
         day = now.astimezone(_zone(sched)).date()
         rows.append(
-            Reminder(
+            Row(
                 recipient_id=profile.user_id,
                 kind=Kind.DAILY_DIGEST,
                 slot=day,
@@ -468,7 +473,7 @@ _INSERT_COLUMNS = (
 )
 
 
-def _insert(rows: list[Reminder]) -> int:
+def _insert(rows: list[Row]) -> int:
     """Insert outbox rows, skipping any whose unique key exists; return how many were new.
 
     On PostgreSQL one INSERT ... SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING: a
@@ -478,7 +483,7 @@ def _insert(rows: list[Reminder]) -> int:
         return 0
     if connection.vendor != "postgresql":
         before = Reminder.objects.count()
-        Reminder.objects.bulk_create(rows, ignore_conflicts=True)
+        Reminder.objects.bulk_create([Reminder(**row) for row in rows], ignore_conflicts=True)
         return Reminder.objects.count() - before
     names = ", ".join(name for name, _ in _INSERT_COLUMNS)
     arrays = ", ".join(f"%s::{kind}[]" for _, kind in _INSERT_COLUMNS)
@@ -486,7 +491,17 @@ def _insert(rows: list[Reminder]) -> int:
         f"INSERT INTO {Reminder._meta.db_table} ({names}) "  # noqa: S608 (names from code)
         f"SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING"
     )
-    params = [[getattr(row, name) for row in rows] for name, _ in _INSERT_COLUMNS]
+    defaults = {
+        "commitment_id": None,
+        "about": None,
+        "step": 0,
+        "in_digest": False,
+        "state": State.PENDING,
+        "attempts": 0,
+        "message_id": "",
+        "last_error": "",
+    }
+    params = [[row.get(name, defaults.get(name)) for row in rows] for name, _ in _INSERT_COLUMNS]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
@@ -506,7 +521,7 @@ def reminders_sweep(*, now: dt.datetime | None = None, dry_run: bool = False) ->
         digests = _plan_daily_digests(now=now)
         result.created += _insert(digests)
         for row in rows + digests:
-            result.by_kind[row.kind] = result.by_kind.get(row.kind, 0) + 1
+            result.by_kind[row["kind"]] = result.by_kind.get(row["kind"], 0) + 1
         result.queued = _dispatch(now=now)
         if dry_run:
             transaction.set_rollback(True)

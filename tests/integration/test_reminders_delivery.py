@@ -28,9 +28,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 State = Reminder.State
 
 
-def _owners(n: int):
+def _owners(n: int, prefix: str = "officer"):
     officers = Group.objects.get_or_create(name=Role.DESK_OFFICER)[0]
-    users = [UserFactory(username=f"officer-{i}") for i in range(n)]
+    users = [UserFactory(username=f"{prefix}-{i}") for i in range(n)]
     # Their morning is now, every day a working day: reminders due today go out at once.
     Profile.objects.filter(user__in=users).update(
         morning_hour=timezone.now().hour, working_days=[1, 2, 3, 4, 5, 6, 7], time_zone="UTC"
@@ -205,3 +205,51 @@ def test_redis_down_while_officers_edit_then_up_no_edit_lost_reminders_delivered
     )
     received = sink.message_ids()
     assert len(received) == 20 and max(received.values()) == 1
+
+
+def test_voided_snoozed_and_escalated_reminders_through_a_real_worker(
+    smtp_sink, redis_url, start_worker
+):
+    sink, port = smtp_sink
+    today = timezone.localdate()
+    moved, snoozed, late = Commitment.objects.filter(pk__in=seed_due_today(3, owners=1)).order_by(
+        "pk"
+    )
+    boss = _owners(1, prefix="manager")[0]
+    boss.groups.add(Group.objects.get_or_create(name=Role.MANAGER)[0])
+    Commitment.objects.filter(pk=snoozed.pk).update(
+        due_date=today + dt.timedelta(days=60),
+        next_follow_up_at=timezone.now() - dt.timedelta(hours=1),
+    )
+    Commitment.objects.filter(pk=late.pk).update(due_date=today - dt.timedelta(days=14))
+    services.commitment_snooze(
+        commitment_id=snoozed.pk,
+        actor=snoozed.owner,
+        channel=Channel.WEB,
+        until=today + dt.timedelta(days=5),
+        reason="Waiting for the ministry's answer",
+    )
+    with use_broker(redis_url):
+        queued = reminders_sweep().queued  # queued while no worker runs yet
+        services.commitment_update(
+            commitment_id=moved.pk,
+            actor=moved.owner,
+            channel=Channel.WEB,
+            data={"due_date": today + dt.timedelta(days=30)},
+        )
+        start_worker(redis=redis_url, smtp_port=port)
+        sink.wait_for(3, timeout=60)
+        reminders_sweep()
+        time.sleep(3)
+    subjects = sorted(m["Subject"] for m in sink.messages)
+    assert subjects == [
+        f"Escalation, 14 days overdue: {late.reference}",
+        f"Overdue since {today - dt.timedelta(days=14)}: {late.reference}",
+        "Weekly digest: 1 overdue commitment(s)",
+    ]
+    # moved's "due today" was queued too, then voided by the edit before a worker ran.
+    assert len(queued) == 4
+    assert Reminder.objects.get(commitment=moved, kind=Reminder.Kind.DUE).state == State.VOID
+    assert not Reminder.objects.filter(commitment=snoozed).exists()
+    (escalation,) = [m for m in sink.messages if m["Subject"].startswith("Escalation")]
+    assert escalation["To"] == boss.email

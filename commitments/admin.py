@@ -18,6 +18,7 @@ from .models import (
     Organisation,
     Person,
     Profile,
+    Reminder,
     Source,
     Status,
     StatusChange,
@@ -285,3 +286,37 @@ class ApiTokenAdmin(admin.ModelAdmin):
             services.api_token_revoke(token_id=pk) for pk in queryset.values_list("pk", flat=True)
         )
         self.message_user(request, _("%(n)d revoked.") % {"n": revoked})
+
+
+@admin.register(Reminder)
+class ReminderAdmin(admin.ModelAdmin):
+    """The outbox, read-only: failed reminders are found with the state filter."""
+
+    list_display = (
+        "id",
+        "kind",
+        "state",
+        "recipient",
+        "commitment",
+        "slot",
+        "send_after",
+        "attempts",
+        "sent_at",
+        "last_error",
+    )
+    list_filter = ("state", "kind")
+    search_fields = (
+        "commitment__reference",
+        "recipient__username",
+        "recipient__email",
+        "message_id",
+    )
+    list_select_related = ("recipient", "commitment")
+    date_hierarchy = "send_after"
+    readonly_fields = [f.name for f in Reminder._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

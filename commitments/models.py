@@ -775,3 +775,120 @@ class IdempotencyKey(models.Model):
     @property
     def in_progress(self) -> bool:
         return self.response_status is None
+
+
+class ReminderQuerySet(models.QuerySet):
+    def pending(self) -> ReminderQuerySet:
+        return self.filter(state=Reminder.State.PENDING)
+
+    def failed(self) -> ReminderQuerySet:
+        return self.filter(state=Reminder.State.FAILED)
+
+    def for_timeline(self, commitment) -> ReminderQuerySet:
+        """What the commitment's timeline shows: every reminder except voided ones."""
+        return (
+            self.filter(commitment=commitment)
+            .exclude(state=Reminder.State.VOID)
+            .select_related("recipient")
+            .order_by("-send_after", "-id")
+        )
+
+
+_REMINDER_STATES = ["pending", "sending", "sent", "failed", "void"]
+_REMINDER_KINDS = [
+    "before_due",
+    "due",
+    "overdue",
+    "follow_up",
+    "escalation",
+    "daily_digest",
+    "weekly_digest",
+]
+
+
+class Reminder(models.Model):
+    """One email the tracker owes someone: an outbox row.
+
+    The sweep (commitments.services.reminders) writes these; a send task claims one by id,
+    sends it and marks it sent. The unique key (commitment, recipient, kind, slot) is what
+    makes a second sweep, or two beats at once, create nothing new; `slot` is the calendar
+    date the reminder belongs to (e.g. the due date minus 7 days), not the time it goes out.
+    """
+
+    class Kind(models.TextChoices):
+        BEFORE_DUE = "before_due", _("Due soon")
+        DUE = "due", _("Due today")
+        OVERDUE = "overdue", _("Overdue")
+        FOLLOW_UP = "follow_up", _("Follow-up requested")
+        ESCALATION = "escalation", _("Escalation to manager")
+        DAILY_DIGEST = "daily_digest", _("Daily digest")
+        WEEKLY_DIGEST = "weekly_digest", _("Weekly manager digest")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        VOID = "void", _("Void")
+
+    commitment = models.ForeignKey(
+        Commitment, on_delete=models.CASCADE, null=True, blank=True, related_name="reminders"
+    )
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reminders"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    slot = models.DateField(_("slot"))
+    # The commitment's due date (or follow-up date) this reminder was planned for: when it
+    # changes, the reminder is void.
+    about = models.DateField(_("about date"), null=True, blank=True)
+    # Offset in days from `about` that produced the slot (-7, 0, 14, ...): shown in the email.
+    step = models.SmallIntegerField(default=0)
+    # Held for the recipient's daily digest instead of going out on its own.
+    in_digest = models.BooleanField(default=False)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)
+    send_after = models.DateTimeField(_("send after"))
+    queued_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    message_id = models.CharField(max_length=200, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ReminderQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-send_after", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["commitment", "recipient", "kind", "slot"],
+                condition=Q(commitment__isnull=False),
+                name="reminder_unique_key",
+            ),
+            models.UniqueConstraint(
+                fields=["recipient", "kind", "slot"],
+                condition=Q(commitment__isnull=True),
+                name="reminder_digest_unique_key",
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=_REMINDER_STATES), name="reminder_state_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=_REMINDER_KINDS), name="reminder_kind_known"
+            ),
+        ]
+        # Lookups by commitment use the unique key's index (commitment comes first).
+        indexes = [
+            models.Index(fields=["state", "send_after"], name="reminder_state_send_after"),
+            models.Index(fields=["recipient", "state"], name="reminder_recipient_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} to {self.recipient_id} for {self.slot} ({self.state})"
+
+
+# The constraints above spell the values out (a Meta body cannot see Kind and State);
+# this keeps the two lists honest.
+assert set(_REMINDER_STATES) == set(Reminder.State.values)
+assert set(_REMINDER_KINDS) == set(Reminder.Kind.values)

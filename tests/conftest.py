@@ -58,3 +58,18 @@ def commitment(officer):
 
 def on_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    # On SQLite the test database is a file, not :memory:, so that the real Celery worker
+    # the integration tests start (another process) sees the same rows.
+    import os
+    import tempfile
+
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        name = os.path.join(tempfile.gettempdir(), f"tracker-test-{os.getpid()}.sqlite3")
+        db.setdefault("TEST", {})["NAME"] = name

@@ -179,7 +179,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TASK_ALWAYS_EAGER = False
-CELERY_BEAT_SCHEDULE: dict = {}
+# Every periodic task, in one place. Beat only triggers the reminder sweep; the sweep
+# writes the outbox and queues one send task per due reminder (commitments.tasks).
+CELERY_BEAT_SCHEDULE: dict = {
+    "reminders-sweep": {
+        "task": "commitments.tasks.sweep_reminders",
+        "schedule": env.float("TRACKER_REMINDER_SWEEP_SECONDS", default=300.0),
+    },
+}
 
 # --- REST framework --------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -234,3 +241,27 @@ LOGGING = {
 # --- Domain ------------------------------------------------------------------------------
 # Days between follow-up requests for a commitment that sets no cadence of its own.
 TRACKER_FOLLOW_UP_DAYS = env.int("TRACKER_FOLLOW_UP_DAYS", default=14)
+
+# --- Reminders (commitments.services.reminders, docs/reminders.md) ----------------------
+# Before the due date, days ahead; then every N days while overdue; escalations to the
+# owner's managers after these many days overdue, once per step.
+TRACKER_REMINDER_BEFORE_DUE_DAYS = env.list(
+    "TRACKER_REMINDER_BEFORE_DUE_DAYS", cast=int, default=[7, 1]
+)
+TRACKER_REMINDER_OVERDUE_EVERY_DAYS = env.int("TRACKER_REMINDER_OVERDUE_EVERY_DAYS", default=7)
+TRACKER_ESCALATION_DAYS = env.list("TRACKER_ESCALATION_DAYS", cast=int, default=[14, 30])
+# A sweep that missed a reminder's day (beat down, deploy) still sends it this many days late.
+TRACKER_REMINDER_CATCH_UP_DAYS = env.int("TRACKER_REMINDER_CATCH_UP_DAYS", default=3)
+# A reminder whose morning has passed may still go out this many hours after it; later
+# than that it waits for the recipient's next working morning (quiet hours).
+TRACKER_REMINDER_WINDOW_HOURS = env.int("TRACKER_REMINDER_WINDOW_HOURS", default=10)
+# A claimed reminder not marked sent within the lease is taken again (the worker died).
+TRACKER_REMINDER_LEASE_SECONDS = env.int("TRACKER_REMINDER_LEASE_SECONDS", default=300)
+# Pending reminders queued longer ago than this are queued again by the sweep (the
+# broker lost them, or was down when they were first queued).
+TRACKER_REMINDER_REQUEUE_SECONDS = env.int("TRACKER_REMINDER_REQUEUE_SECONDS", default=300)
+TRACKER_REMINDER_MAX_ATTEMPTS = env.int("TRACKER_REMINDER_MAX_ATTEMPTS", default=5)
+TRACKER_REMINDER_RETRY_SECONDS = env.int("TRACKER_REMINDER_RETRY_SECONDS", default=60)
+EMAIL_TIMEOUT = env.int(
+    "EMAIL_TIMEOUT", default=30
+)  # below the lease, so a hung server cannot outlive it

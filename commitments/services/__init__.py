@@ -17,6 +17,13 @@ from .commitments import (
     next_reference,
     note_add,
 )
+from .reminders import (
+    reminder_claim,
+    reminder_send,
+    reminders_for_timeline,
+    reminders_sweep,
+    reminders_void_stale,
+)
 
 # --- REST API (issue 5): tokens and bulk sync ---
 from .sync import (
@@ -48,6 +55,11 @@ __all__ = [
     "next_change_seq",
     "next_reference",
     "note_add",
+    "reminder_claim",
+    "reminder_send",
+    "reminders_for_timeline",
+    "reminders_sweep",
+    "reminders_void_stale",
 ]
 
 # REST API (issue 5)

@@ -34,6 +34,7 @@ from ..models import (
     Visit,
 )
 from ..permissions import can_edit, can_reassign, can_reopen
+from .reminders import reminders_void_stale
 
 User = get_user_model()
 
@@ -278,6 +279,7 @@ def commitment_update(
         _full_clean(commitment, data)
         _bump(commitment)
         commitment.save()
+        reminders_void_stale(commitment=commitment)
         _audit(
             action="update", actor=actor, channel=channel, commitment=commitment, changes=changes
         )
@@ -341,6 +343,7 @@ def commitment_transition(
             commitment.next_follow_up_at = _follow_up_after(commitment, now)
         _bump(commitment)
         commitment.save()
+        reminders_void_stale(commitment=commitment)
         change = StatusChange.objects.create(
             commitment=commitment,
             from_status=from_status,
@@ -417,6 +420,7 @@ def note_add(
             commitment.save(
                 update_fields=["next_follow_up_at", "version", "change_seq", "updated_at"]
             )
+            reminders_void_stale(commitment=commitment)
         _audit(
             action="note_add",
             actor=actor,
@@ -495,6 +499,7 @@ def commitment_reassign(
         commitment.owner = owner
         _bump(commitment)
         commitment.save(update_fields=["owner", "version", "change_seq", "updated_at"])
+        reminders_void_stale(commitment=commitment)
         text = _("Reassigned to %(u)s.") % {"u": owner.get_username()}
         if note.strip():
             text = f"{text} {note.strip()}"

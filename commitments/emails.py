@@ -1,0 +1,100 @@
+"""The reminder emails: plain text with an HTML alternative, rendered from templates
+under templates/commitments/email/. `build_message` returns the message and, for a
+daily digest, the ids of the held reminders it carries."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db.models import Q
+from django.template.loader import render_to_string
+
+from .models import Commitment, Reminder, Role, today_local
+
+SUBJECTS = {
+    Reminder.Kind.BEFORE_DUE: "Due on {due}: {ref}",
+    Reminder.Kind.DUE: "Due today: {ref}",
+    Reminder.Kind.OVERDUE: "Overdue since {due}: {ref}",
+    Reminder.Kind.FOLLOW_UP: "Update requested: {ref}",
+    Reminder.Kind.ESCALATION: "Escalation, {step} days overdue: {ref}",
+}
+
+
+def absolute(path: str) -> str:
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def _message(*, to: str, subject: str, template: str, context: dict) -> EmailMultiAlternatives:
+    text = render_to_string(f"commitments/email/{template}.txt", context)
+    html = render_to_string(f"commitments/email/{template}.html", context)
+    message = EmailMultiAlternatives(subject=subject, body=text, to=[to])
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+def _item(commitment: Commitment, today: dt.date) -> dict:
+    return {
+        "commitment": commitment,
+        "url": absolute(commitment.get_absolute_url()),
+        "days_overdue": (today - commitment.due_date).days
+        if commitment.due_date and commitment.due_date < today
+        else 0,
+    }
+
+
+def build_message(
+    *, reminder: Reminder, now: dt.datetime
+) -> tuple[EmailMultiAlternatives | None, list[int]]:
+    """The email for `reminder`; None when there is nothing to say (an empty digest)."""
+    today = today_local(now)
+    to = reminder.recipient.email
+    if reminder.kind == Reminder.Kind.DAILY_DIGEST:
+        held = list(
+            Reminder.objects.filter(
+                recipient_id=reminder.recipient_id,
+                state=Reminder.State.PENDING,
+                in_digest=True,
+                send_after__lte=now,
+            ).select_related("commitment")
+        )
+        if not held:
+            return None, []
+        items = [dict(_item(r.commitment, today), reminder=r) for r in held]
+        context = {"user": reminder.recipient, "items": items, "title": "Your reminders today"}
+        subject = f"{len(items)} reminder(s) for {today:%d %b %Y}"
+        return _message(to=to, subject=subject, template="digest", context=context), [
+            r.pk for r in held
+        ]
+    if reminder.kind == Reminder.Kind.WEEKLY_DIGEST:
+        overdue = (
+            Commitment.objects.overdue(on=today)
+            # Their reports' items, and those of owners with no line manager (whose
+            # escalations go to every manager too).
+            .filter(
+                Q(owner__profile__line_manager_id=reminder.recipient_id)
+                | Q(owner__isnull=False, owner__profile__line_manager__isnull=True)
+            )
+            .select_related("owner")
+            .order_by("due_date")[:200]
+        )
+        items = [_item(c, today) for c in overdue]
+        if not items:
+            return None, []
+        context = {
+            "user": reminder.recipient,
+            "items": items,
+            "title": "Overdue commitments of your team",
+            "role": Role.MANAGER,
+        }
+        subject = f"Weekly digest: {len(items)} overdue commitment(s)"
+        return _message(to=to, subject=subject, template="digest", context=context), []
+    commitment = reminder.commitment
+    context = dict(_item(commitment, today), reminder=reminder, user=reminder.recipient)
+    subject = SUBJECTS[reminder.kind].format(
+        ref=commitment.reference,
+        due=commitment.due_date,
+        step=reminder.step,
+    )
+    return _message(to=to, subject=subject, template="reminder", context=context), []

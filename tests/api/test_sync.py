@@ -232,3 +232,16 @@ def test_key_abandoned_by_a_dead_process_can_be_taken_over(manager, refs):
     assert response.json()["created"] == 1
     row.refresh_from_db()
     assert row.response_status == 200
+
+
+def test_replayed_answer_that_echoes_a_nul_character_is_stored_and_replayed(manager_api, refs):
+    # Found by Schemathesis on PostgreSQL: an error naming an unknown field "a\x00b" could
+    # not be stored for the replay (jsonb refuses NUL) and the request failed with a 500.
+    payload = {"commitments": [_item(refs, "n1", **{"a\x00b": 1})]}
+    first = manager_api.post(SYNC, payload, format="json", HTTP_IDEMPOTENCY_KEY="nul")
+    assert first.status_code == 200, first.content
+    assert first.json()["errors"] == 1
+    replay = manager_api.post(SYNC, payload, format="json", HTTP_IDEMPOTENCY_KEY="nul")
+    assert replay.status_code == 200
+    assert replay.json()["errors"] == 1
+    assert not Commitment.objects.filter(external_id="n1").exists()

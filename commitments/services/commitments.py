@@ -258,6 +258,12 @@ def next_reference(visit: Visit) -> str:
     return _reference(visit, _last_reference_number(visit) + 1)
 
 
+def _check_new(data: Mapping[str, Any], status: str) -> None:
+    _check_known_fields(data)
+    if status not in Status.values:
+        raise ValidationError({"status": _("Unknown status %(s)s.") % {"s": status}})
+
+
 def _build_new(
     *,
     data: Mapping[str, Any],
@@ -266,10 +272,8 @@ def _build_new(
     reference: str = "",
     uniqueness_checked: bool = False,
 ) -> Commitment:
-    """An unsaved, validated commitment: the rules of a create short of writing it."""
-    _check_known_fields(data)
-    if status not in Status.values:
-        raise ValidationError({"status": _("Unknown status %(s)s.") % {"s": status}})
+    """An unsaved, validated commitment: the rules of a create short of writing it.
+    The caller has run _check_new."""
     commitment = Commitment(status=status, status_changed_at=now, **data)
     commitment.reference = reference or "pending"
     if commitment.next_follow_up_at is None and status not in TERMINAL_STATUSES:
@@ -317,9 +321,7 @@ def commitment_create(
 ) -> Commitment:
     """Create a commitment; write its first history row ("" → status)."""
     _check_can_create(actor=actor, channel=channel)
-    _check_known_fields(data)
-    if status not in Status.values:
-        raise ValidationError({"status": _("Unknown status %(s)s.") % {"s": status}})
+    _check_new(data, status)
     now = timezone.now()
     with transaction.atomic():
         visit = data.get("visit")
@@ -408,6 +410,7 @@ def commitments_create_many(
         built: dict[int, Commitment] = {}
         for index, item in enumerate(items):
             try:
+                _check_new(item.data, item.status)
                 built[index] = _build_new(
                     data=item.data, status=item.status, now=now, uniqueness_checked=True
                 )
@@ -483,7 +486,6 @@ def commitments_update_many(
             try:
                 if commitment is None:
                     raise ValidationError({"commitment": _("No such commitment.")})
-                _check_known_fields(item.data)
                 _check_version(commitment, item.expected_version)
                 if commitment.pk not in editable:
                     raise PermissionDenied(_("You may not change this commitment."))

@@ -71,6 +71,31 @@ class CachedSlugRelatedField(serializers.SlugRelatedField):
         return cache[key]
 
 
+def prime_related_cache(serializer: serializers.Serializer, raw_items: list) -> None:
+    """Fill context["related_cache"] for all the items of a sync at once: one query per
+    related model (through each field's own queryset, so its rules still hold) instead of
+    one per distinct id. Ids that are not found stay out and fail as usual, per item."""
+    cache = serializer.context["related_cache"]
+    by_model: dict = {}
+    for name, field in serializer.fields.items():
+        if isinstance(field, CachedSlugRelatedField):
+            key, kind = field.slug_field, str
+        elif isinstance(field, CachedPrimaryKeyRelatedField):
+            key, kind = "pk", int
+        else:
+            continue
+        values = {
+            raw[name] for raw in raw_items if isinstance(raw, dict) and type(raw.get(name)) is kind
+        }
+        if values:
+            queryset = field.get_queryset()
+            entry = by_model.setdefault((queryset.model, key), [queryset, set()])
+            entry[1] |= values
+    for (model, key), (queryset, values) in by_model.items():
+        for row in queryset.filter(**{f"{key}__in": values}):
+            cache[(model, getattr(row, key))] = row
+
+
 class CommitmentLinksSerializer(serializers.Serializer):
     self = serializers.CharField()
     history = serializers.CharField()

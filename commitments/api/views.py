@@ -324,6 +324,7 @@ class CommitmentSyncView(ApiMixin, APIView):
         # ~25 declared fields each time, which cost more than the whole write path.
         # run_validation is what is_valid() runs; it keeps no state between calls.
         serializer = s.CommitmentSerializer(context=context)
+        s.prime_related_cache(serializer, raw_items)
         for index, raw in enumerate(raw_items):
             named = raw.get("external_id") if isinstance(raw, dict) else None
             external_id = named if isinstance(named, str) else ""

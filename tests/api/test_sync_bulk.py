@@ -51,6 +51,10 @@ def test_sync_query_count_does_not_grow_with_the_number_of_items(manager):
     counts = {}
     for size in SIZES:
         new = _items(refs, f"n{size}", size, owner="manager-a")
+        # A different organisation per item: referenced rows are looked up in one query
+        # per model, not one per distinct id.
+        for item, org in zip(new, OrganisationFactory.create_batch(size), strict=True):
+            item["beneficiary"] = org.pk
         counts["new", size], body = _sync_queries(client, new)
         assert body["created"] == size
         changed = [{**item, "title": item["title"] + " v2"} for item in new]

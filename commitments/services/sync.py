@@ -159,6 +159,27 @@ def commitments_sync(*, actor, channel: str, items: Sequence[SyncItem]) -> list[
             else:
                 updates.append(position)
 
+        # Creates first: they lock visits and then the change counter, in the order
+        # commitment_create does, so a concurrent single create cannot deadlock with us.
+        new_items = [
+            NewCommitment(data=items[p].data, status=items[p].status or Status.PROPOSED)
+            for p in creates
+        ]
+        try:
+            made = commitments_create_many(actor=actor, channel=channel, items=new_items)
+        except IntegrityError:
+            # A concurrent writer took one of the external ids after our check: the
+            # batch INSERT was rolled back; item by item, each gets its own answer.
+            made = None
+        for index, position in enumerate(creates):
+            item = items[position]
+            if made is None:
+                results[position] = _apply_one(item, None, actor=actor, channel=channel)
+            elif isinstance(made[index], Exception):
+                results[position] = _refused(item, made[index])
+            else:
+                results[position] = SyncResult(item.external_id, SyncOutcome.CREATED, made[index])
+
         changed = commitments_update_many(
             actor=actor,
             channel=channel,
@@ -185,25 +206,6 @@ def commitments_sync(*, actor, channel: str, items: Sequence[SyncItem]) -> list[
             results[position] = _apply_one(
                 item, existing[item.external_id][0], actor=actor, channel=channel
             )
-
-        new_items = [
-            NewCommitment(data=items[p].data, status=items[p].status or Status.PROPOSED)
-            for p in creates
-        ]
-        try:
-            made = commitments_create_many(actor=actor, channel=channel, items=new_items)
-        except IntegrityError:
-            # A concurrent writer took one of the external ids after our check: the
-            # batch INSERT was rolled back; item by item, each gets its own answer.
-            made = None
-        for index, position in enumerate(creates):
-            item = items[position]
-            if made is None:
-                results[position] = _apply_one(item, None, actor=actor, channel=channel)
-            elif isinstance(made[index], Exception):
-                results[position] = _refused(item, made[index])
-            else:
-                results[position] = SyncResult(item.external_id, SyncOutcome.CREATED, made[index])
     return results
 
 

@@ -71,6 +71,16 @@ class CachedSlugRelatedField(serializers.SlugRelatedField):
         return cache[key]
 
 
+def _plain(value, kind) -> bool:
+    """A value safe to send in a batch lookup. Anything else (a 100-digit id, a name with
+    a NUL or a lone surrogate) is left to the field, which refuses it for its own item."""
+    if type(value) is not kind:
+        return False
+    if kind is int:
+        return 0 < value < 2**63
+    return len(value) <= 300 and value.isprintable()
+
+
 def prime_related_cache(serializer: serializers.Serializer, raw_items: list) -> None:
     """Fill context["related_cache"] for all the items of a sync at once: one query per
     related model (through each field's own queryset, so its rules still hold) instead of
@@ -85,7 +95,7 @@ def prime_related_cache(serializer: serializers.Serializer, raw_items: list) -> 
         else:
             continue
         values = {
-            raw[name] for raw in raw_items if isinstance(raw, dict) and type(raw.get(name)) is kind
+            raw[name] for raw in raw_items if isinstance(raw, dict) and _plain(raw.get(name), kind)
         }
         if values:
             queryset = field.get_queryset()

@@ -137,3 +137,16 @@ def test_external_id_taken_by_a_concurrent_writer_falls_back_to_per_item_answers
     }
     assert Commitment.objects.get(external_id="race-1").title == "Theirs"
     assert Commitment.objects.filter(external_id__in=["race-0", "race-2"]).count() == 2
+
+
+@pytest.mark.django_db
+def test_ids_and_names_unfit_for_a_batch_lookup_are_refused_per_item(manager):
+    refs = {"visit": VisitFactory().pk, "pledged_by": OrganisationFactory().pk}
+    items = _items(refs, "odd", 3)
+    items[0]["visit"] = 10**30
+    items[1]["owner"] = "bad\x00name"
+    body = bearer_client(manager).post(SYNC, {"commitments": items}, format="json").json()
+    assert [r["result"] for r in body["results"]] == ["error", "error", "created"]
+    assert set(body["results"][0]["errors"]) == {"visit"}
+    assert set(body["results"][1]["errors"]) == {"owner"}
+    assert not Commitment.objects.filter(external_id__in=["odd-0", "odd-1"]).exists()

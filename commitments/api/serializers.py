@@ -60,7 +60,8 @@ class CachedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
 
 class CachedSlugRelatedField(serializers.SlugRelatedField):
     def to_internal_value(self, data):
-        if not isinstance(data, str):
+        # PostgreSQL refuses a NUL in text outright (a DataError, not "no such row").
+        if not isinstance(data, str) or "\x00" in data:
             self.fail("invalid")
         cache = self.context.get("related_cache")
         if cache is None:

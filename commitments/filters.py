@@ -7,12 +7,27 @@ updated_since (ISO 8601), q (free text), ordering.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import django_filters
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from .models import Commitment, Organisation, Sector, Status, Visit, today_local
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """ISO 8601 allows any UTC offset; PostgreSQL refuses offsets beyond ±15:59 (a 500).
+    Compare in UTC instead."""
+
+    def filter(self, qs, value):
+        if value is not None and value.tzinfo is not None:
+            try:
+                value = value.astimezone(dt.UTC)
+            except OverflowError:  # before year 1 or after 9999 in UTC
+                return qs if value.year == 1 else qs.none()
+        return super().filter(qs, value)
 
 
 class CommitmentFilterSet(django_filters.FilterSet):
@@ -37,7 +52,7 @@ class CommitmentFilterSet(django_filters.FilterSet):
     due_before = django_filters.DateFilter(
         field_name="due_date", lookup_expr="lte", label=_("Due on or before")
     )
-    updated_since = django_filters.IsoDateTimeFilter(
+    updated_since = UtcIsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", label=_("Updated since (ISO 8601)")
     )
     q = django_filters.CharFilter(method="filter_q", label=_("Search"))

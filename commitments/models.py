@@ -442,16 +442,21 @@ class Commitment(models.Model):
         return reverse("commitments:commitment-detail", args=[self.pk])
 
     def clean(self) -> None:
-        if self.amount is not None and not self.currency:
-            raise ValidationError({"currency": _("A currency is needed with an amount.")})
-        if self.parent_id and self.parent_id == self.pk:
-            raise ValidationError({"parent": _("A commitment cannot be its own parent.")})
+        self.clean_values()
         if (
             self.external_id
             and Commitment.objects.filter(external_id=self.external_id).exclude(pk=self.pk).exists()
         ):
             # The database constraint is the guard; this names the field in the error.
             raise ValidationError({"external_id": _("Another commitment has this external id.")})
+
+    def clean_values(self) -> None:
+        """The rules of clean() that need no query (the set-based services check external
+        ids for a whole batch at once and call this per row)."""
+        if self.amount is not None and not self.currency:
+            raise ValidationError({"currency": _("A currency is needed with an amount.")})
+        if self.parent_id and self.parent_id == self.pk:
+            raise ValidationError({"parent": _("A commitment cannot be its own parent.")})
 
     @property
     def is_open(self) -> bool:

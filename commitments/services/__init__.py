@@ -6,12 +6,16 @@ module here (reminders, API tokens, sync) and re-export their public functions.
 
 from .commitments import (
     EDITABLE_FIELDS,
+    CommitmentChange,
     EvidenceInput,
+    NewCommitment,
     commitment_create,
     commitment_reassign,
     commitment_snooze,
     commitment_transition,
     commitment_update,
+    commitments_create_many,
+    commitments_update_many,
     evidence_add,
     next_change_seq,
     next_reference,
@@ -23,6 +27,7 @@ from .reminders import (
     reminders_for_timeline,
     reminders_sweep,
     reminders_void_stale,
+    reminders_void_stale_many,
 )
 
 # --- REST API (issue 5): tokens and bulk sync ---
@@ -76,4 +81,13 @@ __all__ += [
     "idempotency_claim",
     "idempotency_complete",
     "idempotency_release",
+]
+
+# Set-based writes behind the bulk sync
+__all__ += [
+    "CommitmentChange",
+    "NewCommitment",
+    "commitments_create_many",
+    "commitments_update_many",
+    "reminders_void_stale_many",
 ]

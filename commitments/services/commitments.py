@@ -7,7 +7,7 @@ call these; none of them re-implements a rule written here.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,8 +33,8 @@ from ..models import (
     StatusChange,
     Visit,
 )
-from ..permissions import can_edit, can_reassign, can_reopen
-from .reminders import reminders_void_stale
+from ..permissions import can_reassign, can_reopen, editable_ids
+from .reminders import reminders_void_stale, reminders_void_stale_many
 
 User = get_user_model()
 
@@ -72,24 +72,55 @@ class EvidenceInput:
     source_id: int | None = None
 
 
-def next_change_seq() -> int:
-    """Take the next position in the global change order, under a row lock.
+def next_change_seq(count: int = 1) -> int:
+    """Take the next `count` positions in the global change order, under a row lock;
+    returns the last of them (the first is the result minus count plus one).
 
     The lock is held until the caller's transaction commits, so a later writer gets a
     larger number only after the earlier one is visible: numbers follow commit order.
     Must be called inside transaction.atomic().
     """
     counter, _created = ChangeCounter.objects.select_for_update().get_or_create(name="commitment")
-    counter.value += 1
+    counter.value += count
     counter.save(update_fields=["value"])
     return counter.value
 
 
-def _check_can_edit(*, actor, commitment: Commitment, channel: str) -> None:
+def _editable_ids(*, actor, commitments: Iterable[Commitment], channel: str) -> set[int]:
+    """Which of `commitments` the actor may change (one query at most, for any number)."""
+    commitments = list(commitments)
     if channel in _TRUSTED_CHANNELS and actor is None:
-        return
-    if actor is None or not can_edit(actor, commitment):
+        return {c.pk for c in commitments}
+    if actor is None:
+        return set()
+    return editable_ids(actor, commitments)
+
+
+def _check_can_edit(*, actor, commitment: Commitment, channel: str) -> None:
+    if commitment.pk not in _editable_ids(actor=actor, commitments=[commitment], channel=channel):
         raise PermissionDenied(_("You may not change this commitment."))
+
+
+def _check_can_create(*, actor, channel: str) -> None:
+    from ..permissions import is_desk_officer, is_manager
+
+    if channel not in _TRUSTED_CHANNELS and not (is_manager(actor) or is_desk_officer(actor)):
+        raise PermissionDenied(_("You may not create commitments."))
+
+
+def _check_can_reassign(*, actor, channel: str, changes: Mapping[str, Any]) -> None:
+    if "owner" in changes and channel not in _TRUSTED_CHANNELS and not can_reassign(actor):
+        raise PermissionDenied(_("Only a manager may reassign a commitment."))
+
+
+def _check_known_fields(data: Mapping[str, Any]) -> None:
+    unknown = set(data) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError({name: _("Unknown field.") for name in sorted(unknown)})
+
+
+def _external_id_taken() -> ValidationError:
+    return ValidationError({"external_id": _("Another commitment has this external id.")})
 
 
 def _lock(commitment_id: int) -> Commitment:
@@ -104,13 +135,33 @@ def _check_version(commitment: Commitment, expected_version: int | None) -> None
         raise VersionConflict(expected=expected_version, current=commitment.version)
 
 
-def _audit(*, action: str, actor, channel: str, commitment=None, changes=None) -> None:
-    AuditEvent.objects.create(
+def _audit_row(*, action: str, actor, channel: str, commitment=None, changes=None) -> AuditEvent:
+    return AuditEvent(
         action=action,
         actor=actor if getattr(actor, "pk", None) else None,
         channel=channel,
         commitment=commitment,
         changes=changes or {},
+    )
+
+
+def _audit(*, action: str, actor, channel: str, commitment=None, changes=None) -> None:
+    _audit_row(
+        action=action, actor=actor, channel=channel, commitment=commitment, changes=changes
+    ).save()
+
+
+def _created_row(*, commitment: Commitment, actor, channel: str, now: dt.datetime) -> StatusChange:
+    """The first history row of a new commitment ("" -> its status)."""
+    return StatusChange(
+        commitment=commitment,
+        from_status="",
+        to_status=commitment.status,
+        actor=actor,
+        at=now,
+        channel=channel,
+        version=commitment.version,
+        note=_("Created"),
     )
 
 
@@ -141,7 +192,9 @@ def _validate_evidence(items: Iterable[EvidenceInput], commitment: Commitment) -
     return rows
 
 
-def _full_clean(commitment: Commitment, data: Mapping[str, Any]) -> None:
+def _full_clean(
+    commitment: Commitment, data: Mapping[str, Any], *, uniqueness_checked: bool = False
+) -> None:
     """full_clean, minus database round trips that prove nothing new (issue 5: a
     1,000-item API sync calls this 1,000 times).
 
@@ -149,13 +202,26 @@ def _full_clean(commitment: Commitment, data: Mapping[str, Any]) -> None:
     - Every CHECK constraint is also a field validator or a rule in Commitment.clean(),
       so validate_constraints would only repeat them as one query each; the database
       constraints still guard every write.
+    - `uniqueness_checked`: the set-based services have checked external ids for the
+      whole batch in one query and allocate references under the visit lock, so the
+      per-row uniqueness queries (reference, external_id) are skipped.
     """
     loaded = [
         name
         for name, value in data.items()
         if isinstance(value, models.Model) and Commitment._meta.get_field(name).is_relation
     ]
-    commitment.full_clean(exclude=loaded, validate_constraints=False)
+    if not uniqueness_checked:
+        commitment.full_clean(exclude=loaded, validate_constraints=False)
+        return
+    errors: dict = {}
+    for check in (lambda: commitment.clean_fields(exclude=loaded), commitment.clean_values):
+        try:
+            check()
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+    if errors:
+        raise ValidationError(errors)
 
 
 def _bump(commitment: Commitment) -> None:
@@ -169,19 +235,79 @@ def _follow_up_after(commitment: Commitment, now: dt.datetime) -> dt.datetime | 
     return now + commitment.follow_up_cadence
 
 
-def next_reference(visit: Visit) -> str:
-    """The next free reference of a visit: <visit code>-NNN. Caller holds the visit lock."""
+def _last_reference_number(visit: Visit) -> int:
+    """The highest number used in a visit's references. Caller holds the visit lock."""
     prefix = f"{visit.code}-"
     last = (
         Commitment.objects.filter(visit=visit, reference__startswith=prefix)
         .aggregate(last=Max("reference"))
         .get("last")
     )
-    number = 1
-    if last:
-        tail = last.removeprefix(prefix)
-        number = int(tail) + 1 if tail.isdigit() else Commitment.objects.filter(visit=visit).count()
-    return f"{prefix}{number:03d}"
+    if not last:
+        return 0
+    tail = last.removeprefix(prefix)
+    return int(tail) if tail.isdigit() else Commitment.objects.filter(visit=visit).count() - 1
+
+
+def _reference(visit: Visit, number: int) -> str:
+    return f"{visit.code}-{number:03d}"
+
+
+def next_reference(visit: Visit) -> str:
+    """The next free reference of a visit: <visit code>-NNN. Caller holds the visit lock."""
+    return _reference(visit, _last_reference_number(visit) + 1)
+
+
+def _check_new(data: Mapping[str, Any], status: str) -> None:
+    _check_known_fields(data)
+    if status not in Status.values:
+        raise ValidationError({"status": _("Unknown status %(s)s.") % {"s": status}})
+
+
+def _build_new(
+    *,
+    data: Mapping[str, Any],
+    status: str,
+    now: dt.datetime,
+    reference: str = "",
+    uniqueness_checked: bool = False,
+) -> Commitment:
+    """An unsaved, validated commitment: the rules of a create short of writing it.
+    The caller has run _check_new."""
+    commitment = Commitment(status=status, status_changed_at=now, **data)
+    commitment.reference = reference or "pending"
+    if commitment.next_follow_up_at is None and status not in TERMINAL_STATUSES:
+        commitment.next_follow_up_at = now + commitment.follow_up_cadence
+    _full_clean(commitment, data, uniqueness_checked=uniqueness_checked)
+    return commitment
+
+
+def _apply_changes(commitment: Commitment, data: Mapping[str, Any]) -> dict[str, list]:
+    """Set `data` on the (locked) commitment; return {field: [old, new]} for what differs.
+
+    A value of the wrong type is a field error (raised together), not a crash.
+    """
+    _check_known_fields(data)
+    changes = {}
+    errors = {}
+    for name, value in data.items():
+        field = Commitment._meta.get_field(name)
+        old = getattr(commitment, field.attname)
+        if field.is_relation:
+            new = value.pk if hasattr(value, "pk") else value
+        else:
+            # Compare like with like ("5" and Decimal("5.00") are the same amount).
+            try:
+                new = field.to_python(value)
+            except ValidationError as exc:
+                errors[name] = exc.messages
+                continue
+        if old != new:
+            changes[name] = [_as_text(old), _as_text(new)]
+            setattr(commitment, field.attname if field.is_relation else name, new)
+    if errors:
+        raise ValidationError(errors)
+    return changes
 
 
 def commitment_create(
@@ -194,40 +320,21 @@ def commitment_create(
     watchers: Iterable = (),
 ) -> Commitment:
     """Create a commitment; write its first history row ("" → status)."""
-    from ..permissions import is_desk_officer, is_manager
-
-    if channel not in _TRUSTED_CHANNELS and not (is_manager(actor) or is_desk_officer(actor)):
-        raise PermissionDenied(_("You may not create commitments."))
-    unknown = set(data) - set(EDITABLE_FIELDS)
-    if unknown:
-        raise ValidationError({name: _("Unknown field.") for name in sorted(unknown)})
-    if status not in Status.values:
-        raise ValidationError({"status": _("Unknown status %(s)s.") % {"s": status}})
+    _check_can_create(actor=actor, channel=channel)
+    _check_new(data, status)
     now = timezone.now()
     with transaction.atomic():
-        commitment = Commitment(status=status, status_changed_at=now, **data)
-        if commitment.visit_id:
-            visit = Visit.objects.select_for_update().get(pk=commitment.visit_id)
-            commitment.reference = reference or next_reference(visit)
-        else:
-            commitment.reference = reference or "pending"
-        if commitment.next_follow_up_at is None and status not in TERMINAL_STATUSES:
-            commitment.next_follow_up_at = now + commitment.follow_up_cadence
-        _full_clean(commitment, data)
+        visit = data.get("visit")
+        visit_id = getattr(visit, "pk", visit)
+        if visit_id:
+            locked_visit = Visit.objects.select_for_update().get(pk=visit_id)
+            reference = reference or next_reference(locked_visit)
+        commitment = _build_new(data=data, status=status, now=now, reference=reference)
         commitment.change_seq = next_change_seq()
         commitment.save()
         if watchers:
             commitment.watchers.set(watchers)
-        StatusChange.objects.create(
-            commitment=commitment,
-            from_status="",
-            to_status=status,
-            actor=actor,
-            at=now,
-            channel=channel,
-            version=commitment.version,
-            note=_("Created"),
-        )
+        _created_row(commitment=commitment, actor=actor, channel=channel, now=now).save()
         _audit(action="create", actor=actor, channel=channel, commitment=commitment)
     return commitment
 
@@ -245,37 +352,15 @@ def commitment_update(
     Nothing is written, and the version stays, when every value is already as asked.
     Changing the owner is a reassignment and needs a manager.
     """
-    unknown = set(data) - set(EDITABLE_FIELDS)
-    if unknown:
-        raise ValidationError({name: _("Unknown field.") for name in sorted(unknown)})
+    _check_known_fields(data)
     with transaction.atomic():
         commitment = _lock(commitment_id)
         _check_version(commitment, expected_version)
         _check_can_edit(actor=actor, commitment=commitment, channel=channel)
-        changes = {}
-        errors = {}
-        for name, value in data.items():
-            field = Commitment._meta.get_field(name)
-            old = getattr(commitment, field.attname)
-            if field.is_relation:
-                new = value.pk if hasattr(value, "pk") else value
-            else:
-                # Compare like with like ("5" and Decimal("5.00") are the same amount);
-                # a value of the wrong type is a field error, not a crash.
-                try:
-                    new = field.to_python(value)
-                except ValidationError as exc:
-                    errors[name] = exc.messages
-                    continue
-            if old != new:
-                changes[name] = [_as_text(old), _as_text(new)]
-                setattr(commitment, field.attname if field.is_relation else name, new)
-        if errors:
-            raise ValidationError(errors)
+        changes = _apply_changes(commitment, data)
         if not changes:
             return commitment, False
-        if "owner" in changes and channel not in _TRUSTED_CHANNELS and not can_reassign(actor):
-            raise PermissionDenied(_("Only a manager may reassign a commitment."))
+        _check_can_reassign(actor=actor, channel=channel, changes=changes)
         _full_clean(commitment, data)
         _bump(commitment)
         commitment.save()
@@ -284,6 +369,170 @@ def commitment_update(
             action="update", actor=actor, channel=channel, commitment=commitment, changes=changes
         )
     return commitment, True
+
+
+# --- Set-based create and update (the bulk sync) ------------------------------------------
+# The same rules as commitment_create / commitment_update (the shared pieces above), with
+# the per-row round trips done once per batch: one uniqueness query, one lock query, one
+# reference MAX per visit, one block of change numbers, bulk INSERT / UPDATE. The number
+# of queries does not grow with the number of items.
+
+
+@dataclass(frozen=True)
+class NewCommitment:
+    data: Mapping[str, Any]
+    status: str = Status.PROPOSED
+
+
+@dataclass(frozen=True)
+class CommitmentChange:
+    commitment_id: int
+    data: Mapping[str, Any]
+    expected_version: int | None = None
+
+
+def commitments_create_many(
+    *, actor, channel: str, items: Sequence[NewCommitment]
+) -> list[Commitment | Exception]:
+    """Create many commitments in one transaction. Returns, per item in order, the new
+    commitment or the error that refused it (nothing is written for a refused item).
+
+    A concurrent writer taking an external id between our check and the INSERT makes the
+    INSERT fail with IntegrityError, which is raised (the caller retries item by item).
+    """
+    try:
+        _check_can_create(actor=actor, channel=channel)
+    except PermissionDenied as exc:
+        return [exc] * len(items)
+    now = timezone.now()
+    results: list[Commitment | Exception | None] = [None] * len(items)
+    with transaction.atomic():
+        built: dict[int, Commitment] = {}
+        for index, item in enumerate(items):
+            try:
+                _check_new(item.data, item.status)
+                built[index] = _build_new(
+                    data=item.data, status=item.status, now=now, uniqueness_checked=True
+                )
+            except ValidationError as exc:
+                results[index] = exc
+        wanted = {c.external_id for c in built.values() if c.external_id}
+        taken = set(
+            Commitment.objects.filter(external_id__in=wanted).values_list("external_id", flat=True)
+        )
+        for index, commitment in list(built.items()):
+            if commitment.external_id and commitment.external_id in taken:
+                results[index] = _external_id_taken()
+                del built[index]
+            elif commitment.external_id:
+                taken.add(commitment.external_id)  # a second one in this batch is refused
+        if built:
+            _allocate_references(built.values())
+            last = next_change_seq(count=len(built))
+            for number, commitment in zip(
+                range(last - len(built) + 1, last + 1), built.values(), strict=True
+            ):
+                commitment.change_seq = number
+            Commitment.objects.bulk_create(built.values())
+            StatusChange.objects.bulk_create(
+                _created_row(commitment=c, actor=actor, channel=channel, now=now)
+                for c in built.values()
+            )
+            AuditEvent.objects.bulk_create(
+                _audit_row(action="create", actor=actor, channel=channel, commitment=c)
+                for c in built.values()
+            )
+        for index, commitment in built.items():
+            results[index] = commitment
+    return results
+
+
+def _allocate_references(commitments: Iterable[Commitment]) -> None:
+    """Number new commitments per visit, as next_reference would one at a time: each
+    visit is locked once (in id order, so two batches cannot deadlock) and read once."""
+    commitments = list(commitments)
+    visit_ids = sorted({c.visit_id for c in commitments if c.visit_id})
+    visits = Visit.objects.select_for_update().filter(pk__in=visit_ids).order_by("pk")
+    last = {visit.pk: (visit, _last_reference_number(visit)) for visit in visits}
+    for commitment in commitments:
+        if commitment.visit_id not in last:
+            continue  # no visit: keeps "pending", as commitment_create does
+        visit, number = last[commitment.visit_id]
+        last[commitment.visit_id] = (visit, number + 1)
+        commitment.reference = _reference(visit, number + 1)
+
+
+def commitments_update_many(
+    *, actor, channel: str, items: Sequence[CommitmentChange]
+) -> list[tuple[Commitment, bool] | Exception]:
+    """Update many commitments in one transaction. Returns, per item in order,
+    (commitment, changed) or the error that refused it (nothing written for that item).
+
+    An id must appear once per call (each item is applied to the row as locked).
+    """
+    now = timezone.now()
+    results: list[tuple[Commitment, bool] | Exception | None] = [None] * len(items)
+    with transaction.atomic():
+        ids = sorted({item.commitment_id for item in items})
+        # One lock query, in id order (as any two batches take them: no deadlock).
+        locked = {
+            c.pk: c
+            for c in Commitment.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+        }
+        editable = _editable_ids(actor=actor, commitments=locked.values(), channel=channel)
+        pending: dict[int, tuple[Commitment, dict]] = {}
+        for index, item in enumerate(items):
+            commitment = locked.get(item.commitment_id)
+            try:
+                if commitment is None:
+                    raise ValidationError({"commitment": _("No such commitment.")})
+                _check_version(commitment, item.expected_version)
+                if commitment.pk not in editable:
+                    raise PermissionDenied(_("You may not change this commitment."))
+                changes = _apply_changes(commitment, item.data)
+                if not changes:
+                    results[index] = (commitment, False)
+                    continue
+                _check_can_reassign(actor=actor, channel=channel, changes=changes)
+                _full_clean(commitment, item.data, uniqueness_checked=True)
+            except (ValidationError, PermissionDenied, VersionConflict) as exc:
+                # The instance may hold values set before the refusal; it is not saved
+                # and not returned.
+                results[index] = exc
+                continue
+            pending[index] = (commitment, changes)
+        renamed = {
+            c.external_id: index
+            for index, (c, changes) in pending.items()
+            if "external_id" in changes and c.external_id
+        }
+        if renamed:
+            clash = Commitment.objects.filter(external_id__in=renamed).exclude(
+                pk__in=[c.pk for c, _changes in pending.values()]
+            )
+            for external_id in clash.values_list("external_id", flat=True):
+                results[renamed[external_id]] = _external_id_taken()
+                pending.pop(renamed[external_id])
+        if pending:
+            rows = [c for c, _changes in pending.values()]
+            last = next_change_seq(count=len(rows))
+            for number, commitment in zip(range(last - len(rows) + 1, last + 1), rows, strict=True):
+                commitment.version += 1
+                commitment.change_seq = number
+                commitment.updated_at = now  # bulk_update does not apply auto_now
+            fields = {name for _c, changes in pending.values() for name in changes}
+            attnames = sorted(Commitment._meta.get_field(name).attname for name in fields)
+            Commitment.objects.bulk_update(rows, [*attnames, "version", "change_seq", "updated_at"])
+            reminders_void_stale_many(commitments=rows)
+            AuditEvent.objects.bulk_create(
+                _audit_row(
+                    action="update", actor=actor, channel=channel, commitment=c, changes=changes
+                )
+                for c, changes in pending.values()
+            )
+        for index, (commitment, _changes) in pending.items():
+            results[index] = (commitment, True)
+    return results
 
 
 def commitment_transition(

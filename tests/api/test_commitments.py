@@ -316,6 +316,15 @@ def test_filters_come_from_the_shared_filterset(officer_api, officer):
     assert_error(officer_api.get("/api/v1/commitments/?ordering=due_date"), 400)
 
 
+def test_updated_since_with_an_offset_postgresql_refuses_is_compared_in_utc(officer_api):
+    made = CommitmentFactory()
+    ids = lambda r: [c["id"] for c in r.json()["results"]]  # noqa: E731
+    old = officer_api.get("/api/v1/commitments/?updated_since=0230-12-26T10:18:46-20:57")
+    assert old.status_code == 200 and ids(old) == [made.pk]
+    later = officer_api.get("/api/v1/commitments/?updated_since=9999-12-31T23:00:00-20:00")
+    assert later.status_code == 200 and ids(later) == []
+
+
 def test_cursor_pages_through_everything_once(officer_api):
     made = {CommitmentFactory().pk for _ in range(7)}
     seen, url = [], "/api/v1/commitments/?page_size=3&ordering=-reference"

@@ -392,3 +392,23 @@ def test_amount_keeps_decimal_precision(commitment, officer):
     )
     commitment.refresh_from_db()
     assert commitment.amount == Decimal("500000000.10")
+
+
+@pytest.mark.django_db
+def test_references_keep_counting_past_999(officer):
+    visit = VisitFactory(code="BIG-2025")
+    for number in (998, 999):
+        CommitmentFactory(visit=visit, reference=f"BIG-2025-{number:03d}")
+    # A reference that does not follow the pattern must not derail the numbering.
+    CommitmentFactory(visit=visit, reference="BIG-2025-ZZZ")
+    data = {
+        "title": "Next",
+        "visit": visit,
+        "sector": "trade",
+        "pledged_by": OrganisationFactory(),
+        "nature": "intention",
+        "owner": officer,
+    }
+    first = services.commitment_create(actor=officer, channel=Channel.WEB, data=data)
+    second = services.commitment_create(actor=officer, channel=Channel.WEB, data=data)
+    assert (first.reference, second.reference) == ("BIG-2025-1000", "BIG-2025-1001")

@@ -7,6 +7,7 @@ call these; none of them re-implements a rule written here.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
-from django.db.models import Max
+from django.db.models.functions import Length
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -236,17 +237,19 @@ def _follow_up_after(commitment: Commitment, now: dt.datetime) -> dt.datetime | 
 
 
 def _last_reference_number(visit: Visit) -> int:
-    """The highest number used in a visit's references. Caller holds the visit lock."""
+    """The highest number used in a visit's references. Caller holds the visit lock.
+
+    References are <code>-NNN with at least three digits, so among the numeric ones a
+    longer reference is a larger number: order by length, then text ("X-1000" > "X-999").
+    """
     prefix = f"{visit.code}-"
     last = (
-        Commitment.objects.filter(visit=visit, reference__startswith=prefix)
-        .aggregate(last=Max("reference"))
-        .get("last")
+        Commitment.objects.filter(visit=visit, reference__regex=rf"^{re.escape(prefix)}[0-9]+$")
+        .order_by(Length("reference").desc(), "-reference")
+        .values_list("reference", flat=True)
+        .first()
     )
-    if not last:
-        return 0
-    tail = last.removeprefix(prefix)
-    return int(tail) if tail.isdigit() else Commitment.objects.filter(visit=visit).count() - 1
+    return int(last.removeprefix(prefix)) if last else 0
 
 
 def _reference(visit: Visit, number: int) -> str:

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 
 from commitments import services
 from commitments.exceptions import TransitionNotAllowed, VersionConflict
@@ -91,3 +92,61 @@ def test_two_moves_from_the_same_version_one_wins_one_is_refused(officer, round_
     commitment = Commitment.objects.get(pk=commitment.pk)
     assert commitment.version == 2
     assert commitment.status_changes.count() == 2
+
+
+def test_creating_a_child_while_its_parent_moves_does_not_deadlock(officer):
+    # A holds the change counter and, at commit, checks its parent foreign key with a KEY
+    # SHARE lock on P; B locks P and waits for the counter. With FOR UPDATE on P that is a
+    # deadlock (PostgreSQL aborts one with an error); with FOR NO KEY UPDATE both finish.
+    parent = CommitmentFactory(owner=officer)
+    b_started = threading.Event()
+    errors: list[Exception] = []
+
+    def create_child():
+        try:
+            with transaction.atomic():
+                services.commitment_create(
+                    actor=officer,
+                    channel=Channel.API,
+                    data={
+                        "title": "Phase one",
+                        "visit": parent.visit,
+                        "parent": parent,
+                        "sector": parent.sector,
+                        "pledged_by": parent.pledged_by,
+                        "nature": parent.nature,
+                        "owner": officer,
+                    },
+                )
+                b_started.wait(5)
+                time.sleep(0.5)  # let B take P's row lock and queue for the counter
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def move_parent():
+        try:
+            b_started.set()
+            services.commitment_transition(
+                commitment_id=parent.pk,
+                to_status=Status.AGREED,
+                actor=officer,
+                channel=Channel.WEB,
+            )
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    a = threading.Thread(target=create_child)
+    a.start()
+    time.sleep(0.3)  # A holds the counter before B starts
+    b = threading.Thread(target=move_parent)
+    b.start()
+    a.join(30)
+    b.join(30)
+    assert errors == []
+    parent.refresh_from_db()
+    assert parent.status == Status.AGREED
+    assert parent.children.count() == 1

@@ -125,8 +125,12 @@ def _external_id_taken() -> ValidationError:
 
 
 def _lock(commitment_id: int) -> Commitment:
+    # FOR NO KEY UPDATE, not FOR UPDATE: PostgreSQL checks a foreign key at commit with a
+    # KEY SHARE lock on the referenced row, which FOR UPDATE blocks. A writer holding the
+    # change counter while it inserts a child of this row would then wait for us while we
+    # wait for the counter: a deadlock. We never change primary keys, so no-key is enough.
     try:
-        return Commitment.objects.select_for_update().get(pk=commitment_id)
+        return Commitment.objects.select_for_update(no_key=True).get(pk=commitment_id)
     except Commitment.DoesNotExist:
         raise ValidationError({"commitment": _("No such commitment.")}) from None
 
@@ -330,7 +334,7 @@ def commitment_create(
         visit = data.get("visit")
         visit_id = getattr(visit, "pk", visit)
         if visit_id:
-            locked_visit = Visit.objects.select_for_update().get(pk=visit_id)
+            locked_visit = Visit.objects.select_for_update(no_key=True).get(pk=visit_id)
             reference = reference or next_reference(locked_visit)
         commitment = _build_new(data=data, status=status, now=now, reference=reference)
         commitment.change_seq = next_change_seq()
@@ -455,7 +459,7 @@ def _allocate_references(commitments: Iterable[Commitment]) -> None:
     visit is locked once (in id order, so two batches cannot deadlock) and read once."""
     commitments = list(commitments)
     visit_ids = sorted({c.visit_id for c in commitments if c.visit_id})
-    visits = Visit.objects.select_for_update().filter(pk__in=visit_ids).order_by("pk")
+    visits = Visit.objects.select_for_update(no_key=True).filter(pk__in=visit_ids).order_by("pk")
     last = {visit.pk: (visit, _last_reference_number(visit)) for visit in visits}
     for commitment in commitments:
         if commitment.visit_id not in last:
@@ -480,7 +484,9 @@ def commitments_update_many(
         # One lock query, in id order (as any two batches take them: no deadlock).
         locked = {
             c.pk: c
-            for c in Commitment.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+            for c in Commitment.objects.select_for_update(no_key=True)
+            .filter(pk__in=ids)
+            .order_by("pk")
         }
         editable = _editable_ids(actor=actor, commitments=locked.values(), channel=channel)
         pending: dict[int, tuple[Commitment, dict]] = {}

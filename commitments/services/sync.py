@@ -136,7 +136,7 @@ def commitments_sync(*, actor, channel: str, items: Sequence[SyncItem]) -> list[
         # read here is still true when the item is applied.
         existing = {
             external_id: (pk, status)
-            for external_id, pk, status in Commitment.objects.select_for_update()
+            for external_id, pk, status in Commitment.objects.select_for_update(no_key=True)
             .filter(external_id__in=wanted)
             .order_by("pk")
             .values_list("external_id", "id", "status")

@@ -412,3 +412,26 @@ def test_references_keep_counting_past_999(officer):
     first = services.commitment_create(actor=officer, channel=Channel.WEB, data=data)
     second = services.commitment_create(actor=officer, channel=Channel.WEB, data=data)
     assert (first.reference, second.reference) == ("BIG-2025-1000", "BIG-2025-1001")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", [Status.BLOCKED, Status.FULFILLED, Status.CANCELLED])
+def test_a_new_commitment_cannot_skip_the_rules_of_a_move(officer, status):
+    data = {
+        "title": "Shortcut",
+        "visit": VisitFactory(),
+        "sector": "trade",
+        "pledged_by": OrganisationFactory(),
+        "nature": "intention",
+        "owner": officer,
+    }
+    with pytest.raises(ValidationError) as info:
+        services.commitment_create(actor=officer, channel=Channel.API, data=data, status=status)
+    assert "status" in info.value.message_dict
+    (result,) = services.commitments_create_many(
+        actor=officer,
+        channel=Channel.API,
+        items=[services.NewCommitment(data={**data, "external_id": "X-1"}, status=status)],
+    )
+    assert isinstance(result, ValidationError)
+    assert not Commitment.objects.exists()

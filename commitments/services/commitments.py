@@ -265,10 +265,25 @@ def next_reference(visit: Visit) -> str:
     return _reference(visit, _last_reference_number(visit) + 1)
 
 
-def _check_new(data: Mapping[str, Any], status: str) -> None:
+# A new commitment may start in these; the others need what only a move carries (a note
+# for blocked and cancelled, evidence for fulfilled), so they are reached by a transition.
+INITIAL_STATUSES = frozenset({Status.PROPOSED, Status.AGREED, Status.IN_PROGRESS})
+
+
+def _check_new(data: Mapping[str, Any], status: str, channel: str) -> None:
     _check_known_fields(data)
     if status not in Status.values:
         raise ValidationError({"status": _("Unknown status %(s)s.") % {"s": status}})
+    if status not in INITIAL_STATUSES and channel not in _TRUSTED_CHANNELS:
+        raise ValidationError(
+            {
+                "status": _(
+                    "A new commitment starts as proposed, agreed or in progress; move it to "
+                    "%(s)s afterwards, with the note or evidence that move needs."
+                )
+                % {"s": status}
+            }
+        )
 
 
 def _build_new(
@@ -328,7 +343,7 @@ def commitment_create(
 ) -> Commitment:
     """Create a commitment; write its first history row ("" → status)."""
     _check_can_create(actor=actor, channel=channel)
-    _check_new(data, status)
+    _check_new(data, status, channel)
     now = timezone.now()
     with transaction.atomic():
         visit = data.get("visit")
@@ -417,7 +432,7 @@ def commitments_create_many(
         built: dict[int, Commitment] = {}
         for index, item in enumerate(items):
             try:
-                _check_new(item.data, item.status)
+                _check_new(item.data, item.status, channel)
                 built[index] = _build_new(
                     data=item.data, status=item.status, now=now, uniqueness_checked=True
                 )

@@ -57,7 +57,10 @@ def build_message(
                 state=Reminder.State.PENDING,
                 in_digest=True,
                 send_after__lte=now,
-            ).select_related("commitment")
+            )
+            # A snooze holds follow-up requests, in a digest as much as on their own.
+            .exclude(kind=Reminder.Kind.FOLLOW_UP, commitment__snoozed_until__gt=today)
+            .select_related("commitment")
         )
         if not held:
             return None, []

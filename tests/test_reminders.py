@@ -416,3 +416,23 @@ def test_weekly_digest_lists_the_managers_overdue_items_once_a_week():
     assert sent == 1
     (digest,) = [m for m in mail.outbox if m.subject.startswith("Weekly digest")]
     assert "LATE-1" in digest.body and "LATER-1" not in digest.body
+
+
+def test_a_snooze_holds_follow_ups_waiting_in_a_daily_digest():
+    user = owner(days=ALL_WEEK, daily_digest=True)
+    c = CommitmentFactory(owner=user, next_follow_up_at=at(2025, 6, 10, 6))
+    now = at(2025, 6, 10, 9)
+    (digest_id,) = reminders_sweep(now=now).queued
+    (follow_up,) = Reminder.objects.filter(in_digest=True, kind=Kind.FOLLOW_UP)
+    # The officer snoozes after the digest was planned, before it goes out.
+    type(c).objects.filter(pk=c.pk).update(snoozed_until=dt.date(2025, 6, 20))
+    reminder_send(reminder_id=digest_id, now=now)
+    assert mail.outbox == []
+    follow_up.refresh_from_db()
+    assert follow_up.state == State.PENDING
+    # Nor does a later sweep plan a digest for snoozed follow-ups alone.
+    later = now + dt.timedelta(days=1)
+    assert not any(
+        Reminder.objects.get(pk=rid).kind == Kind.DAILY_DIGEST
+        for rid in reminders_sweep(now=later).queued
+    )

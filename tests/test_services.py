@@ -24,7 +24,7 @@ from commitments.models import (
     StatusChange,
 )
 
-from .factories import CommitmentFactory, OrganisationFactory, VisitFactory
+from .factories import CommitmentFactory, OrganisationFactory, UserFactory, VisitFactory
 
 EVIDENCE = services.EvidenceInput(url="https://example.org/signed.pdf", title="Signed text")
 
@@ -435,3 +435,43 @@ def test_a_new_commitment_cannot_skip_the_rules_of_a_move(officer, status):
     )
     assert isinstance(result, ValidationError)
     assert not Commitment.objects.exists()
+
+
+@pytest.mark.django_db
+def test_changing_the_owner_by_update_is_a_logged_reassignment_to_an_active_user(
+    commitment, manager, other_officer
+):
+    retired = UserFactory(username="retired", is_active=False)
+    with pytest.raises(ValidationError) as info:
+        services.commitment_update(
+            commitment_id=commitment.pk,
+            actor=manager,
+            channel=Channel.API,
+            data={"owner": retired},
+        )
+    assert "owner" in info.value.message_dict
+    (refused,) = services.commitments_update_many(
+        actor=manager,
+        channel=Channel.API,
+        items=[services.CommitmentChange(commitment_id=commitment.pk, data={"owner": retired})],
+    )
+    assert isinstance(refused, ValidationError)
+    commitment.refresh_from_db()
+    assert commitment.owner != retired and not commitment.notes.exists()
+
+    services.commitment_update(
+        commitment_id=commitment.pk,
+        actor=manager,
+        channel=Channel.API,
+        data={"owner": other_officer},
+    )
+    services.commitments_update_many(
+        actor=manager,
+        channel=Channel.API,
+        items=[services.CommitmentChange(commitment_id=commitment.pk, data={"owner": manager})],
+    )
+    texts = list(commitment.notes.order_by("id").values_list("kind", "text"))
+    assert texts == [
+        (Note.Kind.REASSIGN, f"Reassigned to {other_officer.username}."),
+        (Note.Kind.REASSIGN, f"Reassigned to {manager.username}."),
+    ]

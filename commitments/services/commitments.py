@@ -114,6 +114,25 @@ def _check_can_reassign(*, actor, channel: str, changes: Mapping[str, Any]) -> N
         raise PermissionDenied(_("Only a manager may reassign a commitment."))
 
 
+def _check_owner_active(owner) -> None:
+    if owner is None or not owner.is_active:
+        raise ValidationError({"owner": _("Choose an active user as the new owner.")})
+
+
+def _reassign_note(*, commitment: Commitment, actor, channel: str, note: str = "") -> Note:
+    """The timeline entry of a change of owner, whichever service made it."""
+    text = _("Reassigned to %(u)s.") % {"u": commitment.owner.get_username()}
+    if note.strip():
+        text = f"{text} {note.strip()}"
+    return Note(
+        commitment=commitment,
+        author=actor if getattr(actor, "pk", None) else None,
+        kind=Note.Kind.REASSIGN,
+        channel=channel,
+        text=text,
+    )
+
+
 def _check_known_fields(data: Mapping[str, Any]) -> None:
     unknown = set(data) - set(EDITABLE_FIELDS)
     if unknown:
@@ -383,10 +402,14 @@ def commitment_update(
         if not changes:
             return commitment, False
         _check_can_reassign(actor=actor, channel=channel, changes=changes)
+        if "owner" in changes and commitment.owner_id is not None:
+            _check_owner_active(commitment.owner)
         _full_clean(commitment, data)
         _bump(commitment)
         commitment.save()
         reminders_void_stale(commitment=commitment)
+        if "owner" in changes and commitment.owner_id is not None:
+            _reassign_note(commitment=commitment, actor=actor, channel=channel).save()
         _audit(
             action="update", actor=actor, channel=channel, commitment=commitment, changes=changes
         )
@@ -525,6 +548,18 @@ def commitments_update_many(
                 results[index] = exc
                 continue
             pending[index] = (commitment, changes)
+        # New owners must be active users: one query for all the reassigned rows.
+        owner_ids = {c.owner_id for c, ch in pending.values() if "owner" in ch and c.owner_id}
+        owners = User.objects.in_bulk(owner_ids) if owner_ids else {}
+        for index, (c, changes) in list(pending.items()):
+            if "owner" in changes and c.owner_id is not None:
+                try:
+                    _check_owner_active(owners.get(c.owner_id))
+                except ValidationError as exc:
+                    results[index] = exc
+                    pending.pop(index)
+                    continue
+                c.owner = owners[c.owner_id]
         renamed = {
             c.external_id: index
             for index, (c, changes) in pending.items()
@@ -548,6 +583,11 @@ def commitments_update_many(
             attnames = sorted(Commitment._meta.get_field(name).attname for name in fields)
             Commitment.objects.bulk_update(rows, [*attnames, "version", "change_seq", "updated_at"])
             reminders_void_stale_many(commitments=rows)
+            Note.objects.bulk_create(
+                _reassign_note(commitment=c, actor=actor, channel=channel)
+                for c, changes in pending.values()
+                if "owner" in changes and c.owner_id is not None
+            )
             AuditEvent.objects.bulk_create(
                 _audit_row(
                     action="update", actor=actor, channel=channel, commitment=c, changes=changes
@@ -761,8 +801,7 @@ def commitment_reassign(
     """Give a commitment a new owner (managers only), logged in the timeline."""
     if channel not in _TRUSTED_CHANNELS and not can_reassign(actor):
         raise PermissionDenied(_("Only a manager may reassign a commitment."))
-    if owner is None or not owner.is_active:
-        raise ValidationError({"owner": _("Choose an active user as the new owner.")})
+    _check_owner_active(owner)
     with transaction.atomic():
         commitment = _lock(commitment_id)
         _check_version(commitment, expected_version)
@@ -773,16 +812,7 @@ def commitment_reassign(
         _bump(commitment)
         commitment.save(update_fields=["owner", "version", "change_seq", "updated_at"])
         reminders_void_stale(commitment=commitment)
-        text = _("Reassigned to %(u)s.") % {"u": owner.get_username()}
-        if note.strip():
-            text = f"{text} {note.strip()}"
-        Note.objects.create(
-            commitment=commitment,
-            author=actor,
-            kind=Note.Kind.REASSIGN,
-            channel=channel,
-            text=text,
-        )
+        _reassign_note(commitment=commitment, actor=actor, channel=channel, note=note).save()
         _audit(
             action="reassign",
             actor=actor,

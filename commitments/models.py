@@ -868,7 +868,9 @@ class Reminder(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["commitment", "recipient", "kind", "slot"],
-                condition=Q(commitment__isnull=False),
+                # Void rows are out of the key: undoing the change that voided a reminder
+                # (a due date set back, an owner reassigned back) lets it be planned again.
+                condition=Q(commitment__isnull=False) & ~Q(state="void"),
                 name="reminder_unique_key",
             ),
             models.UniqueConstraint(

@@ -436,3 +436,21 @@ def test_a_snooze_holds_follow_ups_waiting_in_a_daily_digest():
         Reminder.objects.get(pk=rid).kind == Kind.DAILY_DIGEST
         for rid in reminders_sweep(now=later).queued
     )
+
+
+def test_a_due_date_changed_and_changed_back_gets_its_reminder_again(officer):
+    c = CommitmentFactory(owner=officer, due_date=dt.date(2025, 6, 17))
+    now = at(2025, 6, 10, 9)
+    (first,) = reminders_sweep(now=now).queued  # 7 days before the due date
+    for due in (dt.date(2025, 6, 18), dt.date(2025, 6, 17)):  # a slip, then undone
+        services.commitment_update(
+            commitment_id=c.pk, actor=officer, channel=Channel.WEB, data={"due_date": due}
+        )
+    assert Reminder.objects.get(pk=first).state == State.VOID
+    (again,) = reminders_sweep(now=now + dt.timedelta(minutes=5)).queued
+    assert again != first
+    assert Reminder.objects.get(pk=again).about == dt.date(2025, 6, 17)
+    assert reminder_send(reminder_id=again, now=now).status == "sent"
+    assert len(mail.outbox) == 1
+    # And a further sweep plans nothing more for that slot.
+    assert reminders_sweep(now=now + dt.timedelta(minutes=10)).queued == []

@@ -185,9 +185,11 @@ def _due_candidates(
     if not pairs:
         return []
     by_due = {due: (slot, step) for due, slot, step in pairs}
+    # A voided reminder does not count: it was voided because the commitment changed, so
+    # if the change is undone (a due date set back) the reminder is due again.
     existing = Reminder.objects.filter(
         commitment=OuterRef("pk"), kind=kind, about=OuterRef("due_date"), slot__in=window
-    )
+    ).exclude(state=State.VOID)
     if to_owner:
         existing = existing.filter(recipient=OuterRef("owner_id"))
     found = (
@@ -255,7 +257,7 @@ def _plan(*, now: dt.datetime, commitment_ids: Iterable[int] | None = None) -> l
                     recipient=OuterRef("owner_id"),
                     kind=Kind.FOLLOW_UP,
                     slot=OuterRef("r_slot"),
-                )
+                ).exclude(state=State.VOID)
             )
         )
         .values_list("pk", "owner_id", "next_follow_up_at", "r_slot")

@@ -58,8 +58,7 @@ def build_message(
                 in_digest=True,
                 send_after__lte=now,
             )
-            # A snooze holds follow-up requests, in a digest as much as on their own.
-            .exclude(kind=Reminder.Kind.FOLLOW_UP, commitment__snoozed_until__gt=today)
+            .without_snoozed_follow_ups(today)
             .select_related("commitment")
         )
         if not held:

@@ -789,6 +789,11 @@ class ReminderQuerySet(models.QuerySet):
     def failed(self) -> ReminderQuerySet:
         return self.filter(state=Reminder.State.FAILED)
 
+    def without_snoozed_follow_ups(self, on: dt.date) -> ReminderQuerySet:
+        """Leave out follow-up requests whose commitment is snoozed past `on`: a snooze
+        holds them, alone or in a digest."""
+        return self.exclude(kind=Reminder.Kind.FOLLOW_UP, commitment__snoozed_until__gt=on)
+
     def for_timeline(self, commitment) -> ReminderQuerySet:
         """What the commitment's timeline shows: every reminder except voided ones."""
         return (

@@ -17,7 +17,6 @@ Deletes the reminders it made when done. Without REDIS_URL an embedded Redis is 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import os
 import signal
@@ -44,6 +43,7 @@ from django.utils import timezone  # noqa: E402
 
 from commitments.models import Commitment, Reminder  # noqa: E402
 from commitments.services import reminders  # noqa: E402
+from tracker.embedded_redis import celery_broker_url, configured_or_embedded  # noqa: E402
 
 
 class Sink:
@@ -82,18 +82,6 @@ def sweep_without_queueing(now: dt.datetime):
     finally:
         reminders._enqueue = original
     return elapsed, len(ctx.captured_queries), result
-
-
-@contextlib.contextmanager
-def redis():
-    url = os.environ.get("REDIS_URL")
-    if url:
-        yield url
-        return
-    from tracker.embedded_redis import embedded_redis
-
-    with embedded_redis() as url:
-        yield url
 
 
 def main() -> int:
@@ -136,14 +124,10 @@ def main() -> int:
     controller.start()
     worker = None
     try:
-        with redis() as url:
+        with configured_or_embedded() as url:
             from tracker.celery import app
 
-            app.conf.broker_url = (
-                "redis+socket://" + url.removeprefix("unix://")
-                if url.startswith("unix://")
-                else url
-            )
+            app.conf.broker_url = celery_broker_url(url)
             with app.connection_for_write() as conn:
                 conn.default_channel.queue_purge("celery")
             env = {

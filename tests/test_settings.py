@@ -45,7 +45,7 @@ def test_stored_times_are_utc():
 
 
 def test_unix_socket_redis_url_becomes_a_kombu_socket_url():
-    from tracker.settings import _celery_broker_url
+    from tracker.embedded_redis import celery_broker_url
 
-    assert _celery_broker_url("unix:///tmp/r.sock") == "redis+socket:///tmp/r.sock"
-    assert _celery_broker_url("redis://h:6379/1") == "redis://h:6379/1"
+    assert celery_broker_url("unix:///tmp/r.sock") == "redis+socket:///tmp/r.sock"
+    assert celery_broker_url("redis://h:6379/1") == "redis://h:6379/1"

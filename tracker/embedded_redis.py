@@ -8,6 +8,7 @@ Production sets REDIS_URL to a real, persistent Redis instead.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,3 +23,22 @@ def embedded_redis(db_file: Path | None = None) -> Iterator[str]:
         yield f"unix://{server.socket_file}"
     finally:
         server.shutdown()
+
+
+@contextlib.contextmanager
+def configured_or_embedded() -> Iterator[str]:
+    """REDIS_URL when it is set; otherwise a private embedded Redis for the duration."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    with embedded_redis() as url:
+        yield url
+
+
+def celery_broker_url(redis_url: str) -> str:
+    """The broker URL for a REDIS_URL: kombu spells a Unix socket "redis+socket://",
+    redis-py spells it "unix://"."""
+    if redis_url.startswith("unix://"):
+        return "redis+socket://" + redis_url.removeprefix("unix://")
+    return redis_url

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import environ
 
+from tracker.embedded_redis import celery_broker_url
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -150,14 +152,7 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 REDIS_URL = env.str("REDIS_URL", default=f"unix://{VAR_DIR / 'redis.sock'}")
 
 
-def _celery_broker_url(redis_url: str) -> str:
-    # kombu spells a Unix socket "redis+socket://"; redis-py spells it "unix://".
-    if redis_url.startswith("unix://"):
-        return "redis+socket://" + redis_url.removeprefix("unix://")
-    return redis_url
-
-
-CELERY_BROKER_URL = _celery_broker_url(REDIS_URL)
+CELERY_BROKER_URL = celery_broker_url(REDIS_URL)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"

@@ -42,13 +42,11 @@ class StrictMixin:
         return super().to_internal_value(data)
 
 
-class CachedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
-    """Looks each id up once per request (context["related_cache"]): a 1,000-item sync
+class CachedLookupMixin:
+    """Looks each value up once per request (context["related_cache"]): a 1,000-item sync
     naming the same visit and organisations runs a handful of queries, not thousands."""
 
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("incorrect_type", data_type=type(data).__name__)
+    def lookup(self, data):
         cache = self.context.get("related_cache")
         if cache is None:
             return super().to_internal_value(data)
@@ -58,18 +56,19 @@ class CachedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
         return cache[key]
 
 
-class CachedSlugRelatedField(serializers.SlugRelatedField):
+class CachedPrimaryKeyRelatedField(CachedLookupMixin, serializers.PrimaryKeyRelatedField):
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        return self.lookup(data)
+
+
+class CachedSlugRelatedField(CachedLookupMixin, serializers.SlugRelatedField):
     def to_internal_value(self, data):
         # PostgreSQL refuses a NUL in text outright (a DataError, not "no such row").
         if not isinstance(data, str) or "\x00" in data:
             self.fail("invalid")
-        cache = self.context.get("related_cache")
-        if cache is None:
-            return super().to_internal_value(data)
-        key = (self.queryset.model, data)
-        if key not in cache:
-            cache[key] = super().to_internal_value(data)
-        return cache[key]
+        return self.lookup(data)
 
 
 def _plain(value, kind) -> bool:

@@ -370,8 +370,8 @@ def _plan_daily_digests(*, now: dt.datetime) -> list[Row]:
     """A daily digest for each officer who has held reminders whose time has come."""
     held = (
         Reminder.objects.filter(state=State.PENDING, in_digest=True, send_after__lte=now)
-        # Snoozed follow-ups wait (as in emails.build_message): no digest for them alone.
-        .exclude(kind=Kind.FOLLOW_UP, commitment__snoozed_until__gt=today_local(now))
+        # No digest for snoozed follow-ups alone (the digest would leave them out).
+        .without_snoozed_follow_ups(today_local(now))
         .values_list("recipient_id", flat=True)
         .distinct()
     )

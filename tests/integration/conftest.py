@@ -25,6 +25,8 @@ from aiosmtpd.controller import Controller
 from django.conf import settings
 from django.db import connection
 
+from tracker.embedded_redis import celery_broker_url, configured_or_embedded
+
 BASE_DIR = Path(__file__).resolve().parents[2]
 CELERY = str(Path(sys.executable).with_name("celery"))
 REDIS_SERVER = str(Path(sys.executable).with_name("redis-server"))
@@ -76,18 +78,8 @@ def smtp_sink():
 
 @pytest.fixture(scope="session")
 def redis_url():
-    url = os.environ.get("REDIS_URL")
-    if url:
+    with configured_or_embedded() as url:
         yield url
-        return
-    from tracker.embedded_redis import embedded_redis
-
-    with embedded_redis() as url:
-        yield url
-
-
-def _broker(url: str) -> str:
-    return "redis+socket://" + url.removeprefix("unix://") if url.startswith("unix://") else url
 
 
 @contextlib.contextmanager
@@ -103,7 +95,7 @@ def use_broker(url: str):
         with contextlib.suppress(KeyError):
             app.__dict__["amqp"]._producer_pool = None
 
-    switch(_broker(url))
+    switch(celery_broker_url(url))
     try:
         with app.connection_for_write() as conn:
             # Start from an empty queue (a shared Redis may hold an earlier run's tasks).

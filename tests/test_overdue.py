@@ -50,6 +50,6 @@ def test_days_overdue_is_computed_by_the_database():
     assert rows == {"a": dt.timedelta(days=9), "b": None}
 
 
-def test_overdue_filter_uses_no_python_loop():
+def test_overdue_is_one_sql_filter_on_the_due_date():
     sql = str(Commitment.objects.overdue(on=dt.date(2025, 6, 10)).query)
     assert "due_date" in sql and "2025-06-10" in sql

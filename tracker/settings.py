@@ -250,6 +250,12 @@ TRACKER_REMINDER_CATCH_UP_DAYS = env.int("TRACKER_REMINDER_CATCH_UP_DAYS", defau
 # A reminder whose morning has passed may still go out this many hours after it; later
 # than that it waits for the recipient's next working morning (quiet hours).
 TRACKER_REMINDER_WINDOW_HOURS = env.int("TRACKER_REMINDER_WINDOW_HOURS", default=10)
+# A worker that starts queues one sweep at once (tracker.celery) instead of waiting for
+# beat's first interval.
+TRACKER_SWEEP_ON_WORKER_START = env.bool("TRACKER_SWEEP_ON_WORKER_START", default=True)
+# Off: reminders wait for the recipient's working morning. On (`make run` sets it for
+# the demo): they go out as soon as their day has begun in the recipient's zone.
+TRACKER_REMINDER_ANY_HOUR = env.bool("TRACKER_REMINDER_ANY_HOUR", default=False)
 # A claimed reminder not marked sent within the lease is taken again (the worker died).
 TRACKER_REMINDER_LEASE_SECONDS = env.int("TRACKER_REMINDER_LEASE_SECONDS", default=300)
 # Pending reminders queued longer ago than this are queued again by the sweep (the

@@ -54,7 +54,8 @@ say "make run on port $PORT (log: $LOG)"
 RUN_PID=$!
 
 deadline=$((SECONDS + START_TIMEOUT))
-until curl -fsS -o /dev/null "http://127.0.0.1:$PORT/accounts/login/" 2>/dev/null; do
+answers() { python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)' "$1" 2>/dev/null; }
+until answers "http://127.0.0.1:$PORT/accounts/login/"; do
   if ! kill -0 "$RUN_PID" 2>/dev/null; then say "FAIL: make run exited"; show_log; exit 1; fi
   if ((SECONDS > deadline)); then say "FAIL: not serving after ${START_TIMEOUT} s"; show_log; exit 1; fi
   sleep 1

@@ -8,6 +8,7 @@ the one in which "today" and therefore "overdue" are decided.
 """
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 
@@ -141,6 +142,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DJANGO_MAX_BODY_BYTES", default=5 * 1024 
 # --- Email -----------------------------------------------------------------------------
 # EMAIL_URL: smtp://user:pass@host:port, smtp+tls://..., consolemail://, filemail:///path
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+if EMAIL_BACKEND.endswith("filebased.EmailBackend"):  # noqa: F821 (set by the line above)
+    # django-environ drops the leading "/" of filemail:///absolute/path, which would put
+    # the mail under the process's working directory instead.
+    _mail = urlsplit(env.str("EMAIL_URL"))
+    EMAIL_FILE_PATH = (_mail.netloc + _mail.path) or str(VAR_DIR / "mail")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Commitment tracker <tracker@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Absolute base of links in emails (reminders link to the commitment).

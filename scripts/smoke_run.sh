@@ -32,6 +32,8 @@ cleanup() {
   if [[ -n "$RUN_PID" ]] && kill -0 "$RUN_PID" 2>/dev/null; then
     kill -KILL -- "-$RUN_PID" 2>/dev/null || true
   fi
+  # honcho starts each process in a session of its own: take those down too.
+  pkill -KILL -f "$CLONE/" 2>/dev/null || true
   if [[ "${SMOKE_KEEP:-0}" != 1 ]]; then rm -rf "$WORK"; else say "kept $WORK"; fi
 }
 trap cleanup EXIT

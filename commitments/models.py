@@ -915,3 +915,19 @@ class Reminder(models.Model):
 # this keeps the two lists honest.
 assert set(_REMINDER_STATES) == set(Reminder.State.values)
 assert set(_REMINDER_KINDS) == set(Reminder.Kind.values)
+
+
+class Heartbeat(models.Model):
+    """When a periodic job last finished, by name ("reminders-sweep"): what /readyz reads
+    to tell that beat (or the cron alternative) is still running the sweep.
+
+    A database row rather than a Redis key: it is written in the sweep's own transaction,
+    so a sweep that rolled back does not count as run; it survives a Redis restart (no
+    false alarm until the next sweep); and the readiness check reads it with the database
+    check it makes anyway."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    beat_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.beat_at:%Y-%m-%d %H:%M:%S}"

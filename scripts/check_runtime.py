@@ -42,13 +42,13 @@ def import_everything() -> int:
         for info in pkgutil.walk_packages(package.__path__, prefix=f"{name}."):
             try:
                 importlib.import_module(info.name)
-            except Exception as error:  # noqa: BLE001 (any import failure is the finding)
+            except Exception as error:  # any import failure is the finding
                 fail(f"import {info.name}: {type(error).__name__}: {error}")
             count += 1
     for program in ("gunicorn", "honcho", "celery", "redis", "kombu.transport.redis"):
         try:
             importlib.import_module(program)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             fail(f"import {program}: {type(error).__name__}: {error}")
     return count
 
@@ -57,7 +57,11 @@ def run_briefly(name: str, argv: list[str], env: dict, seconds: float) -> None:
     log = Path(env["CHECK_DIR"]) / f"{name}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            argv, cwd=BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT,
+            argv,
+            cwd=BASE_DIR,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         deadline = time.monotonic() + 60
@@ -119,8 +123,16 @@ def main() -> None:
         )
         run_briefly(
             "beat",
-            [celery, "-A", "tracker", "beat", "--loglevel", "INFO",
-             "--schedule", str(scratch / "beat-schedule")],
+            [
+                celery,
+                "-A",
+                "tracker",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                str(scratch / "beat-schedule"),
+            ],
             env,
             seconds=3,
         )

@@ -170,7 +170,11 @@ def main() -> None:
     ok(f"officer moved {link} to in progress with a note")
     mail = wait_for_mail(args.mail_dir, args.mail_timeout)
     subject = next(
-        (line for line in mail.read_text(errors="replace").splitlines() if line.startswith("Subject:")),
+        (
+            line
+            for line in mail.read_text(errors="replace").splitlines()
+            if line.startswith("Subject:")
+        ),
         "",
     )
     ok(f"reminder email from the worker: {mail.name} ({subject.strip()})")

@@ -11,6 +11,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
+from django_guid.integrations import CeleryIntegration
 
 from tracker.embedded_redis import celery_broker_url
 
@@ -43,10 +45,14 @@ INSTALLED_APPS = [
     "django_htmx",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_guid",
     "commitments",
 ]
 
 MIDDLEWARE = [
+    # First, so every response (redirects, 403, 404, 500, health probes) carries X-Request-ID
+    # and every log line made while handling the request names it.
+    "tracker.request_id.request_id_middleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -131,7 +137,13 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# X-Forwarded-Proto is believed only when a proxy we run sets it (and strips any a client
+# sent): otherwise a client could claim HTTPS over plain HTTP. gunicorn.conf.py takes the
+# proxy's address from FORWARDED_ALLOW_IPS.
+if env.bool("DJANGO_TRUST_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Load balancers probe over plain HTTP inside the network; a redirect would fail the probe.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
@@ -156,6 +168,11 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 # REDIS_URL in redis-py form (redis://host:port/db or unix:///path/redis.sock). Unset, it
 # points at the socket of the embedded Redis that `make run` starts (tracker.embedded_redis).
 REDIS_URL = env.str("REDIS_URL", default=f"unix://{VAR_DIR / 'redis.sock'}")
+# Every Redis client (the "api" cache behind the throttles, the Celery broker) gives up
+# after these many seconds, so a Redis that hangs without closing its connections (paused,
+# swapping, a dead network path) costs a request a bounded delay instead of minutes.
+REDIS_CONNECT_TIMEOUT = env.float("REDIS_CONNECT_TIMEOUT", default=1.0)
+REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=1.0)
 
 
 CELERY_BROKER_URL = celery_broker_url(REDIS_URL)
@@ -173,6 +190,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER",
 # this project may exceed it (see commitments.tasks).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    # The worker reads BRPOP replies from its event loop when the socket is readable, so a
+    # short read timeout does not cut its long polls; it bounds publishes and commands.
+    "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+    "socket_timeout": REDIS_SOCKET_TIMEOUT,
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Enqueueing is best effort: when Redis is down a web edit must still succeed, and the
@@ -220,7 +241,14 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "api": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+                "socket_timeout": REDIS_SOCKET_TIMEOUT,
+            },
+        }
         if "REDIS_URL" in env.ENVIRON
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "api"}
     ),
@@ -230,13 +258,48 @@ API_THROTTLE_RATES = {
     "user": env.str("API_RATE_PER_USER", default="1200/minute"),
 }
 
-# --- Logging -----------------------------------------------------------------------------
+# --- Logging and request ids -------------------------------------------------------------
+# JSON lines for log collectors in production; readable text on a laptop (`make run` sets
+# DJANGO_DEBUG=1). Either way every line carries the request id (tracker.logs).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "request_id": {"()": "tracker.logs.RequestIdFilter"},
+        "client_errors": {"()": "tracker.logs.ClientErrorWithoutTraceback"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "tracker.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id", "client_errors"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # Django's own console handler (DEBUG only) would print each line a second time.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        # django-guid says at INFO, on every request, that it made an id.
+        "django_guid": {"level": "WARNING"},
+    },
+}
+# Request ids (django-guid): taken from X-Request-ID when tracker.request_id finds it sane,
+# made otherwise; returned on every response; sent along with every Celery task queued
+# while handling the request, and set again in the worker around the task. The worker
+# formats its lines with LOGGING above (use_django_logging), so they carry it too.
+DJANGO_GUID = {
+    "GUID_HEADER_NAME": "X-Request-ID",
+    "VALIDATE_GUID": False,  # tracker.request_id checks length and characters instead
+    "RETURN_HEADER": True,
+    "EXPOSE_HEADER": True,
+    "INTEGRATIONS": [CeleryIntegration(use_django_logging=True)],
 }
 
 # --- Domain ------------------------------------------------------------------------------

@@ -6,7 +6,12 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from commitments.health_views import healthz, readyz
+
 urlpatterns = [
+    # Probes: no login, exempt from the HTTPS redirect (settings.SECURE_REDIRECT_EXEMPT).
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),

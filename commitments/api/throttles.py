@@ -3,12 +3,16 @@
 
 Rates come from settings.API_THROTTLE_RATES, read on each request so tests can lower
 them. If the cache is unreachable the request is let through: throttling protects the
-service and must not take it down.
+service and must not take it down. After a failure this process leaves the cache alone for
+CACHE_RETRY_SECONDS: a Redis that hangs would otherwise cost every request a socket
+timeout per throttle (settings.REDIS_SOCKET_TIMEOUT), where now one request in that window
+pays it once.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 
 from django.conf import settings
 from django.core.cache import caches
@@ -17,6 +21,27 @@ from rest_framework.throttling import SimpleRateThrottle
 from ..models import ApiToken
 
 logger = logging.getLogger(__name__)
+
+CACHE_RETRY_SECONDS = 10.0
+
+
+class CacheCircuit:
+    """Per process: when the throttle cache last failed. Plain attribute writes: a race
+    between threads only means one more try of the cache."""
+
+    down_until: float = 0.0
+
+    @classmethod
+    def is_open(cls) -> bool:
+        return time.monotonic() < cls.down_until
+
+    @classmethod
+    def trip(cls) -> None:
+        cls.down_until = time.monotonic() + CACHE_RETRY_SECONDS
+
+    @classmethod
+    def reset(cls) -> None:
+        cls.down_until = 0.0
 
 
 class _ApiThrottle(SimpleRateThrottle):
@@ -28,10 +53,18 @@ class _ApiThrottle(SimpleRateThrottle):
         return settings.API_THROTTLE_RATES.get(self.scope)
 
     def allow_request(self, request, view):
+        if CacheCircuit.is_open():
+            return True
         try:
             return super().allow_request(request, view)
-        except Exception:  # cache down: fail open, loudly
-            logger.exception("API throttle cache unavailable; request not throttled")
+        except Exception as exc:  # cache down: fail open, one line (a traceback says nothing)
+            CacheCircuit.trip()
+            logger.warning(
+                "API throttle cache unavailable (%s: %s); not throttling for %.0f s",
+                type(exc).__name__,
+                exc,
+                CACHE_RETRY_SECONDS,
+            )
             return True
 
 

@@ -21,6 +21,7 @@ from .commitments import (
     next_reference,
     note_add,
 )
+from .heartbeats import SWEEP_HEARTBEAT, heartbeat_record
 from .reminders import (
     reminder_claim,
     reminder_send,
@@ -50,6 +51,7 @@ from .tokens import (
 
 __all__ = [
     "EDITABLE_FIELDS",
+    "SWEEP_HEARTBEAT",
     "EvidenceInput",
     "commitment_create",
     "commitment_reassign",
@@ -57,6 +59,7 @@ __all__ = [
     "commitment_transition",
     "commitment_update",
     "evidence_add",
+    "heartbeat_record",
     "next_change_seq",
     "next_reference",
     "note_add",

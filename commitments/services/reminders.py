@@ -45,6 +45,7 @@ from ..models import (
     Role,
     today_local,
 )
+from .heartbeats import SWEEP_HEARTBEAT, heartbeat_record
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
@@ -536,6 +537,9 @@ def reminders_sweep(*, now: dt.datetime | None = None, dry_run: bool = False) ->
         if dry_run:
             transaction.set_rollback(True)
         else:
+            # Wall-clock time, not `now` (which a caller may set): /readyz asks whether a
+            # sweep really ran lately.
+            heartbeat_record(name=SWEEP_HEARTBEAT)
             ids = result.queued
             transaction.on_commit(lambda: _enqueue(ids))
     return result

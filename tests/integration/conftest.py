@@ -231,3 +231,132 @@ def private_redis():
     server.start()
     yield server
     server.stop()
+
+
+class TcpRedis:
+    """A redis-server of our own on a free TCP port, for the tests that pause it (SIGSTOP)
+    or stop it: a paused server still accepts connections (the kernel completes the
+    handshake) but never answers, which is what a hung Redis looks like to a client."""
+
+    def __init__(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="tracker-redis-tcp-"))
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                REDIS_SERVER,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.dir),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def pause(self) -> None:
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.kill(self.process.pid, signal.SIGCONT)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.resume()
+            self.process.terminate()
+            self.process.wait(10)
+
+
+@pytest.fixture
+def tcp_redis():
+    server = TcpRedis()
+    server.start()
+    yield server
+    server.stop()
+
+
+class Gunicorn:
+    """`gunicorn tracker.wsgi` with the repository's gunicorn.conf.py, on a free port."""
+
+    def __init__(self, *, log: Path, **extra_env):
+        self.port = free_port()
+        self.log = log
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "PORT": str(self.port),
+            "HOST": "127.0.0.1",
+            "WEB_CONCURRENCY": "1",
+            "DJANGO_SECURE_SSL_REDIRECT": "0",
+            "DJANGO_SECURE_COOKIES": "0",
+            "PYTHONUNBUFFERED": "1",
+            **extra_env,
+        }
+        self.process = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("gunicorn")),
+                "-c",
+                "gunicorn.conf.py",
+                "tracker.wsgi",
+            ],
+            cwd=BASE_DIR,
+            env=self.env,
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited:\n{self.log.read_text()}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"gunicorn did not listen:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+
+
+@pytest.fixture
+def start_gunicorn(tmp_path):
+    servers: list[Gunicorn] = []
+
+    def start(**extra_env) -> Gunicorn:
+        server = Gunicorn(log=tmp_path / "gunicorn.log", **extra_env)
+        servers.append(server)
+        server.wait_ready()
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

@@ -1,0 +1,78 @@
+"""The production web server as configured in gunicorn.conf.py: it starts, serves the
+probes with a request id in its access log, and a paused Redis costs an API write a
+bounded delay (issue 9: at most 2 s) instead of a socket timeout per throttle per call."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+
+import pytest
+
+from commitments.models import Note
+from commitments.services import api_token_issue
+
+from ..factories import CommitmentFactory
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def _request(url: str, *, data: dict | None = None, headers: dict | None = None):
+    body = json.dumps(data).encode() if data is not None else None
+    request = urllib.request.Request(url, data=body, headers=headers or {})  # noqa: S310
+    if body is not None:
+        request.add_header("Content-Type", "application/json")
+    started = time.monotonic()
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        return response.status, dict(response.headers), response.read(), time.monotonic() - started
+
+
+def test_gunicorn_with_the_repo_config_serves_healthz_and_logs_the_request_id(start_gunicorn):
+    server = start_gunicorn()
+    status, headers, body, _ = _request(
+        f"{server.base}/healthz", headers={"X-Request-ID": "probe-4711"}
+    )
+    assert (status, json.loads(body)) == (200, {"status": "ok"})
+    assert headers["X-Request-ID"] == "probe-4711"
+    deadline = time.monotonic() + 5
+    while "request_id=probe-4711" not in server.log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    access = [line for line in server.log.read_text().splitlines() if "GET /healthz" in line]
+    assert len(access) == 1
+    assert "request_id=probe-4711" in access[0]
+    assert " 200 " in access[0]
+
+
+def test_api_write_with_a_paused_redis_succeeds_within_the_bound(
+    start_gunicorn, tcp_redis, officer
+):
+    commitment = CommitmentFactory(owner=officer)
+    _, secret = api_token_issue(name="stall test", user=officer, scope="write")
+    server = start_gunicorn(REDIS_URL=tcp_redis.url)
+    url = f"{server.base}/api/v1/commitments/{commitment.pk}/notes/"
+    auth = {"Authorization": f"Bearer {secret}"}
+
+    status, *_rest, _before = _request(url, data={"text": "Redis up."}, headers=auth)
+    assert status == 201
+
+    tcp_redis.pause()
+    try:
+        timings = []
+        for i in range(3):
+            status, headers, _, took = _request(url, data={"text": f"paused {i}"}, headers=auth)
+            assert status == 201
+            assert headers["X-Request-ID"]
+            timings.append(took)
+    finally:
+        tcp_redis.resume()
+
+    # The first write pays one socket timeout (REDIS_SOCKET_TIMEOUT, 1 s), the throttles
+    # then leave the cache alone for a while: the later ones cost nothing extra.
+    assert max(timings) < 2.5, timings
+    assert max(timings[1:]) < 0.8, timings
+    texts = list(Note.objects.filter(commitment=commitment).values_list("text", flat=True))
+    assert sorted(texts) == sorted(["Redis up.", "paused 0", "paused 1", "paused 2"])
+    log = server.log.read_text()
+    assert "Traceback" not in log
+    assert log.count("API throttle cache unavailable") == 1

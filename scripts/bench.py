@@ -36,7 +36,7 @@ def _ensure_database(url: str) -> None:
 
 def _run(*args: str, env: dict[str, str]) -> None:
     print(f"\n$ {' '.join(args)}", flush=True)
-    subprocess.run([sys.executable, *args], cwd=ROOT, env=env, check=True)  # noqa: S603 - our own scripts
+    subprocess.run([sys.executable, *args], cwd=ROOT, env=env, check=True)
 
 
 def main() -> None:

@@ -135,7 +135,7 @@ def main() -> int:
                 "REDIS_URL": url,
                 "EMAIL_URL": f"smtp://127.0.0.1:{controller.port}",
             }
-            worker = subprocess.Popen(  # noqa: S603 (our own celery, fixed arguments)
+            worker = subprocess.Popen(
                 [
                     str(Path(sys.executable).with_name("celery")),
                     "-A",

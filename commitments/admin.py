@@ -188,9 +188,11 @@ class CommitmentAdmin(admin.ModelAdmin):
         obj.refresh_from_db()
 
     def save_related(self, request, form, formsets, change):
-        # Watchers were saved by the service with the rest; the inlines are read-only.
-        # So nothing here: form.save_m2m() would set watchers behind the services' back.
-        return
+        # Watchers were saved by the service with the rest: no form.save_m2m(), which
+        # would set them behind the services' back. The inlines are read-only (they
+        # save nothing, but the admin's change message reads what they report).
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
     def _move(self, request, queryset, to_status):
         moved = 0

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "commitments",
 ]
 
@@ -57,6 +58,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a refused sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "tracker.urls"
@@ -105,6 +108,27 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
+# django-axes checks first: a locked-out username+IP is refused before any password is
+# checked (so a burst of guesses learns nothing once the limit is reached).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Lockout after this many failed sign-ins for one username from one IP address, for
+# AXES_COOLOFF_TIME hours (0: until a manager or admin deletes the attempt in the admin,
+# "Access attempts"). The IP is REMOTE_ADDR: the address that connected.
+AXES_FAILURE_LIMIT = env.int("TRACKER_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("TRACKER_LOGIN_LOCKOUT_HOURS", default=1.0) or None
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+# The log names who tried from where (axes masks both by default); passwords are never
+# logged or stored.
+AXES_SENSITIVE_PARAMETERS: list[str] = []
+# A reset link is good once (the token depends on the password hash and last login)
+# and for this many seconds.
+PASSWORD_RESET_TIMEOUT = env.int("TRACKER_PASSWORD_RESET_SECONDS", default=3 * 3600)
 
 # --- Internationalisation --------------------------------------------------------------
 LANGUAGE_CODE = "en"

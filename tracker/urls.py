@@ -1,4 +1,5 @@
-"""Root URLconf. Every page needs a login (LoginRequiredMiddleware)."""
+"""Root URLconf. Every page needs a login (LoginRequiredMiddleware), except sign-in,
+password reset and what is marked login_not_required."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
@@ -13,6 +14,9 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Password change (signed in) and reset by email (not signed in): Django's views,
+    # with the templates in templates/registration/.
+    path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     # --- REST API (issue 5): the schema and its docs are public, the data needs a token.
     path("api/schema/", login_not_required(SpectacularAPIView.as_view()), name="api-schema"),

@@ -50,6 +50,7 @@ def test_pages_signed_in_carry_csp_and_permissions_policy(admin_client, commitme
         commitment.get_absolute_url(),
         commitment.visit.get_absolute_url(),
         reverse("password_change"),
+        reverse("two-factor"),
         reverse("admin:index"),
         reverse("api-docs"),
     ):

@@ -44,7 +44,11 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "axes",
     "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "commitments",
+    "accounts",
 ]
 
 MIDDLEWARE = [
@@ -58,6 +62,10 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Second factor: django-otp tells whether the session is verified; ours sends a user
+    # who has a device to the code page until it is.
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.middleware.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -129,6 +137,9 @@ AXES_HTTP_RESPONSE_CODE = 429
 # The log names who tried from where (axes masks both by default); passwords are never
 # logged or stored.
 AXES_SENSITIVE_PARAMETERS: list[str] = []
+# Optional second factor for managers and administrators (accounts/, django-otp): the
+# name authenticator apps show for the tracker's codes.
+OTP_TOTP_ISSUER = env.str("TRACKER_OTP_ISSUER", default="Commitment tracker")
 # A reset link is good once (the token depends on the password hash and last login)
 # and for this many seconds.
 PASSWORD_RESET_TIMEOUT = env.int("TRACKER_PASSWORD_RESET_SECONDS", default=3 * 3600)

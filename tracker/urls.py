@@ -17,6 +17,7 @@ urlpatterns = [
     # Password change (signed in) and reset by email (not signed in): Django's views,
     # with the templates in templates/registration/.
     path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
     # --- REST API (issue 5): the schema and its docs are public, the data needs a token.
     path("api/schema/", login_not_required(SpectacularAPIView.as_view()), name="api-schema"),

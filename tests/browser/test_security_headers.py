@@ -63,6 +63,7 @@ def test_every_html_page_has_the_csp_header_and_no_violation(new_page):
         f"/commitments/{commitment.pk}/?history=all",
         f"/visits/{visit.pk}/",
         "/accounts/password_change/",
+        "/accounts/two-factor/",
         "/admin/",
         f"/admin/commitments/commitment/{commitment.pk}/change/",
         "/admin/commitments/note/",

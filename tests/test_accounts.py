@@ -175,3 +175,25 @@ def test_password_reset_for_unknown_address_sends_nothing_and_says_the_same(clie
     response = client.post(reverse("password_reset"), {"email": "nobody@example.org"})
     assert response.status_code == 302
     assert mail.outbox == []
+
+
+@pytest.mark.django_db
+def test_a_manager_unlocks_in_the_admin_and_an_officer_cannot(client, officer, manager):
+    for attempt in range(LIMIT):
+        _sign_in(client, officer.username, f"wrong-{attempt}")
+    attempt = AccessAttempt.objects.get(username=officer.username)
+    delete = reverse("admin:axes_accessattempt_delete", args=[attempt.pk])
+
+    officer.is_staff = True  # even a staff desk officer holds no such permission
+    officer.save(update_fields=["is_staff"])
+    client.force_login(officer)
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    assert AccessAttempt.objects.filter(pk=attempt.pk).exists()
+
+    manager.is_staff = True
+    manager.save(update_fields=["is_staff"])
+    client.force_login(manager)
+    assert client.post(delete, {"post": "yes"}).status_code == 302
+    assert not AccessAttempt.objects.exists()
+    client.logout()
+    assert _sign_in(client, officer.username, RIGHT).status_code == 302

@@ -100,6 +100,10 @@ class NoteForm(forms.Form):
     text = forms.CharField(label=_("Note"), widget=forms.Textarea(attrs={"rows": 3}))
 
 
+class RetractForm(forms.Form):
+    reason = forms.CharField(label=_("Why retract it?"), max_length=500)
+
+
 class SnoozeForm(_VersionedForm):
     until = forms.DateField(
         label=_("Snooze follow-up until"), widget=forms.DateInput(attrs={"type": "date"})

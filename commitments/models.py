@@ -494,7 +494,31 @@ class AppendOnlyQuerySet(models.QuerySet):
         raise TypeError(f"{self.model.__name__} rows are append-only.")
 
 
-class StatusChange(models.Model):
+class AppendOnlyModel(models.Model):
+    """A row of history: written once, never changed or deleted, through any path.
+
+    save() of an existing row, delete(), and queryset update()/delete() raise TypeError;
+    on PostgreSQL a trigger refuses UPDATE and DELETE as well (migration
+    0009_append_only_history), so raw SQL cannot rewrite history either. A mistaken
+    note is retracted by a new note (services.note_retract), never edited away.
+    """
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        # _state.adding, not pk: a new row may come with its id already chosen.
+        if not self._state.adding:
+            raise TypeError(f"{type(self).__name__} rows are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError(f"{type(self).__name__} rows are append-only.")
+
+
+class StatusChange(AppendOnlyModel):
     """One status move. Append-only: the application never updates or deletes these."""
 
     commitment = models.ForeignKey(
@@ -511,8 +535,6 @@ class StatusChange(models.Model):
     # The commitment's version this move produced: orders moves of one commitment.
     version = models.PositiveIntegerField()
 
-    objects = AppendOnlyQuerySet.as_manager()
-
     class Meta:
         ordering = ["-at", "-id"]
         get_latest_by = "at"
@@ -525,16 +547,8 @@ class StatusChange(models.Model):
     def __str__(self) -> str:
         return f"{self.commitment_id}: {self.from_status or '-'} → {self.to_status}"
 
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise TypeError("StatusChange rows are append-only.")
-        super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
-        raise TypeError("StatusChange rows are append-only.")
-
-
-class Evidence(models.Model):
+class Evidence(AppendOnlyModel):
     class Kind(models.TextChoices):
         PRESS_RELEASE = "press_release", _("Press release")
         AGREEMENT_TEXT = "agreement_text", _("Agreement text")
@@ -581,14 +595,20 @@ class Evidence(models.Model):
             raise ValidationError({"url": _("Give a link, or the source document on record.")})
 
 
-class Note(models.Model):
-    """A follow-up log entry. Snoozes and reassignments are notes of their own kind."""
+class Note(AppendOnlyModel):
+    """A follow-up log entry. Snoozes and reassignments are notes of their own kind.
+
+    A note is never edited or deleted: a retraction is a note of its own (kind
+    `retraction`, `retracts` pointing at the original, its text the reason) that hides
+    the original from the default timeline and keeps it for audit.
+    """
 
     class Kind(models.TextChoices):
         COMMENT = "comment", _("Note")
         SNOOZE = "snooze", _("Follow-up snoozed")
         REASSIGN = "reassign", _("Reassigned")
         SYSTEM = "system", _("System")
+        RETRACTION = "retraction", _("Note retracted")
 
     commitment = models.ForeignKey(Commitment, on_delete=models.PROTECT, related_name="notes")
     author = models.ForeignKey(
@@ -598,15 +618,39 @@ class Note(models.Model):
     text = models.TextField(_("text"))
     channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.WEB)
     created_at = models.DateTimeField(default=timezone.now)
+    retracts = models.OneToOneField(
+        "self",
+        verbose_name=_("retracts"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="retracted_by",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            # A retraction names the note it retracts, and only a retraction does.
+            models.CheckConstraint(
+                condition=(Q(kind="retraction") & Q(retracts__isnull=False))
+                | (~Q(kind="retraction") & Q(retracts__isnull=True)),
+                name="note_retraction_names_its_note",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.text[:60]
 
+    @property
+    def is_retracted(self) -> bool:
+        # A reverse one-to-one: select_related("retracted_by") makes this query-free.
+        try:
+            return self.retracted_by is not None
+        except Note.retracted_by.RelatedObjectDoesNotExist:
+            return False
 
-class AuditEvent(models.Model):
+
+class AuditEvent(AppendOnlyModel):
     """Append-only audit trail: every write a service makes, who made it, through what.
 
     `changes` maps a field name to [old, new] (as text) for updates; other actions carry
@@ -624,21 +668,11 @@ class AuditEvent(models.Model):
     )
     changes = models.JSONField(default=dict, blank=True)
 
-    objects = AppendOnlyQuerySet.as_manager()
-
     class Meta:
         ordering = ["-at", "-id"]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise TypeError("AuditEvent rows are append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise TypeError("AuditEvent rows are append-only.")
 
 
 class ChangeCounter(models.Model):

@@ -205,7 +205,10 @@ def _status_entries(commitment: Commitment) -> Iterable[TimelineEntry]:
 
 
 def _note_entries(commitment: Commitment) -> Iterable[TimelineEntry]:
-    for note in Note.objects.filter(commitment=commitment).select_related("author"):
+    notes = Note.objects.filter(commitment=commitment).select_related(
+        "author", "retracted_by", "retracts__author"
+    )
+    for note in notes:
         yield TimelineEntry(at=note.created_at, kind="note", actor=note.author, item=note, rank=1)
 
 
@@ -236,8 +239,15 @@ TIMELINE_SOURCES: list[Callable[[Commitment], Iterable[TimelineEntry]]] = [
 ]
 
 
-def commitment_timeline(commitment: Commitment) -> list[TimelineEntry]:
-    """Status changes, notes, evidence and reminders of one commitment, newest first."""
+def commitment_timeline(
+    commitment: Commitment, *, show_retracted: bool = False
+) -> list[TimelineEntry]:
+    """Status changes, notes, evidence and reminders of one commitment, newest first.
+
+    Retracted notes are left out unless `show_retracted` (their retraction entries stay,
+    so the default view still says a note was withdrawn, by whom and why)."""
     entries = [entry for source in TIMELINE_SOURCES for entry in source(commitment)]
+    if not show_retracted:
+        entries = [e for e in entries if not (e.kind == "note" and e.item.is_retracted)]
     entries.sort(key=lambda e: (e.at, e.rank, getattr(e.item, "pk", 0) or 0), reverse=True)
     return entries

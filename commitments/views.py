@@ -29,12 +29,13 @@ from .forms import (
     EvidenceForm,
     NoteForm,
     ReassignForm,
+    RetractForm,
     SnoozeForm,
     TransitionForm,
     add_service_errors,
 )
-from .models import Channel, Commitment, Status, Visit
-from .permissions import can_edit, can_reassign
+from .models import Channel, Commitment, Note, Status, Visit
+from .permissions import can_edit, can_reassign, can_retract_note
 
 PAGE_SIZES = (25, 50, 100)
 # Overdue list grouping: the parameter value and the columns it orders by first.
@@ -223,11 +224,22 @@ def _render_detail(
     request: HttpRequest, commitment: Commitment, *, status: int = 200, **forms
 ) -> HttpResponse:
     editable = can_edit(request.user, commitment)
+    show_retracted = request.GET.get("history") == "all"
+    timeline = selectors.commitment_timeline(commitment, show_retracted=show_retracted)
     context = {
         "commitment": commitment,
         "children": commitment.children.select_related("owner").order_by("reference"),
         "watchers": commitment.watchers.order_by("username"),
-        "timeline": selectors.commitment_timeline(commitment),
+        "timeline": timeline,
+        "show_retracted": show_retracted,
+        # Notes this user may retract (their own comments; any comment for a manager).
+        "retractable": {
+            e.item.pk
+            for e in timeline
+            if e.kind == "note"
+            and not e.item.is_retracted
+            and can_retract_note(request.user, e.item)
+        },
         "can_edit": editable,
         "can_reassign": can_reassign(request.user),
         "status_values": Status,
@@ -362,6 +374,30 @@ def note_add(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             return _done(request, commitment, _("Note added."))
     return _render_detail(request, commitment, status=400, note_form=form)
+
+
+@require_POST
+def note_retract(request: HttpRequest, pk: int, note_pk: int) -> HttpResponse:
+    commitment = _commitment(pk)
+    note = get_object_or_404(Note, pk=note_pk, commitment=commitment)
+    if not can_retract_note(request.user, note):
+        raise PermissionDenied(_("Only the note's author or a manager may retract it."))
+    form = RetractForm(request.POST)
+    if form.is_valid():
+        try:
+            services.note_retract(
+                note_id=note.pk,
+                actor=request.user,
+                channel=Channel.WEB,
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            return _done(request, commitment, _("Note retracted."))
+    else:
+        messages.error(request, _("Say why the note is retracted."))
+    return _render_detail(request, _commitment(pk), status=400)
 
 
 @require_POST

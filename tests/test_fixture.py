@@ -250,6 +250,9 @@ def test_load_demo_twice_gives_users_dates_and_no_duplicates(db, monkeypatch, ca
     assert Commitment.objects.overdue().exists()
     assert Commitment.objects.open().filter(due_date__isnull=True).count() == 0
     from django.contrib.auth import authenticate
+    from django.test import RequestFactory
 
+    # The sign-in lockout (django-axes) needs the request: whose IP is trying.
+    request = RequestFactory().post("/accounts/login/")
     for username in ("officer", "manager", "admin", "viewer"):
-        assert authenticate(username=username, password="a-demo-password-2025")
+        assert authenticate(request, username=username, password="a-demo-password-2025")

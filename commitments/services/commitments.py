@@ -34,7 +34,7 @@ from ..models import (
     StatusChange,
     Visit,
 )
-from ..permissions import can_reassign, can_reopen, editable_ids
+from ..permissions import can_reassign, can_reopen, can_retract_note, editable_ids
 from .reminders import reminders_void_stale, reminders_void_stale_many
 
 User = get_user_model()
@@ -821,3 +821,83 @@ def commitment_reassign(
             changes={"owner": [old_owner_id, owner.pk]},
         )
     return commitment
+
+
+def note_retract(*, note_id: int, actor, channel: str, reason: str) -> Note:
+    """Retract a mistaken note: a new timeline entry (kind `retraction`) that hides the
+    original from the default timeline. The original row stays, unchanged, for audit:
+    history is append-only, so a retraction is the only way a note goes away.
+
+    Only a comment's author or a manager may retract it, once, with a reason.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": _("Say why the note is retracted.")})
+    with transaction.atomic():
+        try:
+            original = Note.objects.select_related("commitment").get(pk=note_id)
+        except Note.DoesNotExist:
+            raise ValidationError({"note": _("No such note.")}) from None
+        # The commitment's lock orders this against a second retraction of the same note.
+        commitment = _lock(original.commitment_id)
+        if channel not in _TRUSTED_CHANNELS and not can_retract_note(actor, original):
+            raise PermissionDenied(_("Only the note's author or a manager may retract it."))
+        if Note.objects.filter(retracts=original).exists():
+            raise ValidationError({"note": _("This note is already retracted.")})
+        retraction = Note(
+            commitment=commitment,
+            author=actor if getattr(actor, "pk", None) else None,
+            kind=Note.Kind.RETRACTION,
+            text=reason,
+            channel=channel,
+            retracts=original,
+        )
+        retraction.full_clean(exclude=["author", "commitment", "retracts"])
+        retraction.save()
+        _audit(
+            action="note_retract",
+            actor=actor,
+            channel=channel,
+            commitment=commitment,
+            changes={"note": original.pk, "retraction": retraction.pk},
+        )
+    return retraction
+
+
+def commitment_watchers_set(
+    *,
+    commitment_id: int,
+    actor,
+    channel: str,
+    watchers: Iterable,
+    expected_version: int | None = None,
+) -> tuple[Commitment, bool]:
+    """Replace a commitment's watchers (managers only: a watcher may edit it, so adding
+    one hands out that right, as a reassignment does). Returns (commitment, changed).
+
+    A change bumps the version and the change order and leaves an audit row naming who
+    was added and who removed; the same list again writes nothing.
+    """
+    if channel not in _TRUSTED_CHANNELS and not can_reassign(actor):
+        raise PermissionDenied(_("Only a manager may change who watches a commitment."))
+    wanted = {getattr(user, "pk", user) for user in watchers}
+    with transaction.atomic():
+        commitment = _lock(commitment_id)
+        _check_version(commitment, expected_version)
+        current = set(commitment.watchers.values_list("pk", flat=True))
+        if wanted == current:
+            return commitment, False
+        found = set(User.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+        if found != wanted:
+            raise ValidationError({"watchers": _("Choose existing users as watchers.")})
+        commitment.watchers.set(wanted)
+        _bump(commitment)
+        commitment.save(update_fields=["version", "change_seq", "updated_at"])
+        _audit(
+            action="watchers_set",
+            actor=actor,
+            channel=channel,
+            commitment=commitment,
+            changes={"added": sorted(wanted - current), "removed": sorted(current - wanted)},
+        )
+    return commitment, True

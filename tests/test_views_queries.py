@@ -83,8 +83,8 @@ def test_detail_timeline_query_count_is_constant(
         )
         CommitmentFactory(parent=commitment)
     client.force_login(officer)
-    # session, user, commitment, groups, children, watchers, then one query per timeline
-    # source: statuses, notes, evidence, reminders.
-    with django_assert_num_queries(10):
+    # session, user, commitment, groups, its other pledging parties, children, watchers,
+    # then one query per timeline source: statuses, notes, evidence, reminders.
+    with django_assert_num_queries(11):
         response = client.get(f"/commitments/{commitment.pk}/")
     assert len(response.context["timeline"]) == 2 * size + 1

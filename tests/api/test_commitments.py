@@ -290,6 +290,8 @@ def test_evidence_and_notes_are_added_through_the_services(officer_api, commitme
     assert AuditEvent.objects.filter(action__in=["evidence_add", "note_add"]).count() == 2
     listed = officer_api.get(_path(commitment, "evidence/")).json()["results"]
     assert [e["title"] for e in listed] == ["Doc"]
+    # The kind's name before migration 0007 is still accepted, and stored as its successor.
+    assert [e["kind"] for e in listed] == ["official_statement"]
     history = officer_api.get(_path(commitment, "history/")).json()["results"]
     assert [h["to_status"] for h in history] == ["proposed"]
 

@@ -12,6 +12,7 @@ from .models import (
     AuditEvent,
     Channel,
     Commitment,
+    ContextFact,
     Evidence,
     Meeting,
     Note,
@@ -73,9 +74,9 @@ class PersonAdmin(admin.ModelAdmin):
 
 @admin.register(Source)
 class SourceAdmin(admin.ModelAdmin):
-    list_display = ("title", "publisher", "published_on", "language")
-    search_fields = ("title", "publisher", "author")
-    list_filter = ("language",)
+    list_display = ("title", "kind", "author", "publisher", "published_on", "language")
+    search_fields = ("title", "publisher", "author", "key")
+    list_filter = ("kind", "language")
 
 
 class MeetingInline(admin.StackedInline):
@@ -84,13 +85,18 @@ class MeetingInline(admin.StackedInline):
     filter_horizontal = ("participants",)
 
 
+class ContextFactInline(admin.StackedInline):
+    model = ContextFact
+    extra = 0
+
+
 @admin.register(Visit)
 class VisitAdmin(admin.ModelAdmin):
     list_display = ("title", "code", "start_date", "end_date", "place")
     search_fields = ("title", "place", "summary")
     list_filter = ("host_country", "visiting_country")
     filter_horizontal = ("sources",)
-    inlines = [MeetingInline]
+    inlines = [MeetingInline, ContextFactInline]
 
 
 @admin.register(Commitment)
@@ -98,7 +104,14 @@ class CommitmentAdmin(admin.ModelAdmin):
     list_display = ("reference", "title", "status", "sector", "owner", "due_date", "version")
     list_filter = ("status", "sector", "nature", "visit")
     search_fields = ("reference", "title", "description", "external_id")
-    autocomplete_fields = ("pledged_by", "beneficiary", "parent", "owner", "watchers")
+    autocomplete_fields = (
+        "pledged_by",
+        "co_pledgers",
+        "beneficiary",
+        "parent",
+        "owner",
+        "watchers",
+    )
     readonly_fields = ("status", "version", "created_at", "updated_at", "status_changed_at")
     list_select_related = ("owner",)
     inlines = [StatusChangeInline, EvidenceInline, NoteInline]

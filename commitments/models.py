@@ -583,7 +583,12 @@ class Commitment(models.Model):
         ids for a whole batch at once and call this per row)."""
         if self.amount is not None and not (self.currency or self.unit):
             raise ValidationError(
-                {"currency": _("A currency (or, for a non-money figure, a unit) is needed.")}
+                {
+                    "currency": _(
+                        "A currency is needed with an amount (a unit, for a figure that "
+                        "is not money)."
+                    )
+                }
             )
         if self.currency and self.unit:
             raise ValidationError({"unit": _("Give a currency or a unit, not both.")})

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -194,3 +195,9 @@ def test_dashboard_on_the_real_data_set_shows_each_kind_of_figure_apart(client, 
     }
     assert re.search(r"Target: trade turnover</th><td>USD</td><td[^>]*>3,000,000,000<", html)
     assert re.search(r"Value of agreements signed</th><td>USD</td><td[^>]*>140,000,000<", html)
+
+
+def test_without_the_source_texts_the_checks_skip_and_say_where_they_looked(monkeypatch, tmp_path):
+    monkeypatch.setattr(sys.modules[__name__], "SOURCES_DIR", tmp_path / "no")
+    with pytest.raises(pytest.skip.Exception, match=r"source texts are not at .*no"):
+        _texts()

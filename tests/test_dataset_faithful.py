@@ -2,7 +2,8 @@
 
 The texts are not in the repository: CI has them beside the checkout, in
 ../shared/sources/ (each source of the data set names its file under "text"). Where
-they are absent, the tests that need them skip and say so.
+they are absent, the tests that need them skip and say so (or fail, with
+TRACKER_REQUIRE_SOURCES=1, as CI should set).
 
 - every quote (commitments and context facts) occurs verbatim in its source's text;
 - every commitment has a source and a quote; titles are our own words;
@@ -14,6 +15,7 @@ they are absent, the tests that need them skip and say so.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from decimal import Decimal
@@ -39,9 +41,17 @@ MONTHS = {
 MONTH = "|".join(MONTHS)
 
 
+def _absent(message: str) -> None:
+    # TRACKER_REQUIRE_SOURCES=1 (for CI, which has the texts) turns the skip into a
+    # failure, so the check cannot silently stop running there.
+    if os.environ.get("TRACKER_REQUIRE_SOURCES") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def _texts() -> dict[str, str]:
     if not SOURCES_DIR.is_dir():
-        pytest.skip(
+        _absent(
             f"The source texts are not at {SOURCES_DIR}: the verbatim and no-invention "
             "checks need ../shared/sources/ beside the checkout (CI has it)."
         )
@@ -49,7 +59,7 @@ def _texts() -> dict[str, str]:
     for source in DATA["sources"]:
         path = SOURCES_DIR / source["text"]
         if not path.is_file():
-            pytest.skip(f"{path} is missing: cannot check the quotes of {source['key']!r}.")
+            _absent(f"{path} is missing: cannot check the quotes of {source['key']!r}.")
         texts[source["key"]] = path.read_text(encoding="utf-8")
     return texts
 
@@ -199,5 +209,9 @@ def test_dashboard_on_the_real_data_set_shows_each_kind_of_figure_apart(client, 
 
 def test_without_the_source_texts_the_checks_skip_and_say_where_they_looked(monkeypatch, tmp_path):
     monkeypatch.setattr(sys.modules[__name__], "SOURCES_DIR", tmp_path / "no")
+    monkeypatch.delenv("TRACKER_REQUIRE_SOURCES", raising=False)
     with pytest.raises(pytest.skip.Exception, match=r"source texts are not at .*no"):
+        _texts()
+    monkeypatch.setenv("TRACKER_REQUIRE_SOURCES", "1")
+    with pytest.raises(pytest.fail.Exception, match=r"source texts are not at .*no"):
         _texts()

@@ -15,6 +15,7 @@ from .models import (
     AuditEvent,
     Channel,
     Commitment,
+    ContextFact,
     Evidence,
     Meeting,
     Note,
@@ -76,9 +77,9 @@ class PersonAdmin(admin.ModelAdmin):
 
 @admin.register(Source)
 class SourceAdmin(admin.ModelAdmin):
-    list_display = ("title", "publisher", "published_on", "language")
-    search_fields = ("title", "publisher", "author")
-    list_filter = ("language",)
+    list_display = ("title", "kind", "author", "publisher", "published_on", "language")
+    search_fields = ("title", "publisher", "author", "key")
+    list_filter = ("kind", "language")
 
 
 class MeetingInline(admin.StackedInline):
@@ -87,13 +88,18 @@ class MeetingInline(admin.StackedInline):
     filter_horizontal = ("participants",)
 
 
+class ContextFactInline(admin.StackedInline):
+    model = ContextFact
+    extra = 0
+
+
 @admin.register(Visit)
 class VisitAdmin(admin.ModelAdmin):
     list_display = ("title", "code", "start_date", "end_date", "place")
     search_fields = ("title", "place", "summary")
     list_filter = ("host_country", "visiting_country")
     filter_horizontal = ("sources",)
-    inlines = [MeetingInline]
+    inlines = [MeetingInline, ContextFactInline]
 
 
 class CommitmentAdminForm(forms.ModelForm):
@@ -153,7 +159,14 @@ class CommitmentAdmin(admin.ModelAdmin):
     list_display = ("reference", "title", "status", "sector", "owner", "due_date", "version")
     list_filter = ("status", "sector", "nature", "visit")
     search_fields = ("reference", "title", "description", "external_id")
-    autocomplete_fields = ("pledged_by", "beneficiary", "parent", "owner", "watchers")
+    autocomplete_fields = (
+        "pledged_by",
+        "co_pledgers",
+        "beneficiary",
+        "parent",
+        "owner",
+        "watchers",
+    )
     # Read-only here, each for its reason: status moves by the actions (the move table);
     # the reference is given by the service and never changes; a snooze needs a reason
     # and is made on the commitment's page; the rest are kept by the services.

@@ -130,7 +130,7 @@ def overdue_list(request: HttpRequest) -> HttpResponse:
                 status=400,
                 content_type="text/plain; charset=utf-8",
             )
-        return _overdue_csv(selectors.commitment_rows(queryset))
+        return _overdue_csv(selectors.commitment_rows(queryset).prefetch_related("co_pledgers"))
     page, size = _page(request, queryset)
     return render(
         request,
@@ -157,8 +157,15 @@ CSV_HEADER = (
     "due_date",
     "owner",
     "pledged_by",
+    "also_pledged_by",
     "beneficiary",
     "sector",
+    # What the amount is: money pledged, agreements' value or a target, so a sum over
+    # the column is only ever taken within one kind.
+    "figure_kind",
+    "amount",
+    "currency_or_unit",
+    "figure_year",
     "last_status_change_at",
     "last_status_change_note",
     "next_follow_up_at",
@@ -194,8 +201,13 @@ def _overdue_csv(queryset: QuerySet[Commitment]) -> StreamingHttpResponse:
                     c.due_date.isoformat() if c.due_date else "",
                     _csv_cell(c.owner.get_username() if c.owner else ""),
                     _csv_cell(c.pledged_by.name),
+                    _csv_cell("; ".join(o.name for o in c.co_pledgers.all())),
                     _csv_cell(c.beneficiary.name if c.beneficiary else ""),
                     c.sector,
+                    c.figure_kind,
+                    "" if c.amount is None else f"{c.amount:.2f}",
+                    c.currency or c.unit,
+                    c.figure_year or "",
                     c.last_change_at.isoformat() if c.last_change_at else "",
                     _csv_cell(c.last_change_note or ""),
                     c.next_follow_up_at.isoformat() if c.next_follow_up_at else "",
@@ -466,6 +478,7 @@ def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "visit": visit,
             "sources": visit.sources.order_by("published_on", "title"),
             "meetings": visit.meetings.order_by("held_on", "title"),
+            "context_facts": visit.context_facts.select_related("source"),
             "page_obj": page,
             "per_page": size,
             "page_sizes": PAGE_SIZES,

@@ -55,11 +55,18 @@ EDITABLE_FIELDS = (
     "follow_up_every_days",
     "amount",
     "currency",
+    "figure_kind",
+    "unit",
+    "figure_year",
     "progress",
     "source",
     "source_quote",
     "external_id",
+    "co_pledgers",
 )
+# Many-to-many fields among them: set after the row is saved, by the single-item
+# services only (the set-based ones refuse them rather than drop them).
+M2M_FIELDS = ("co_pledgers",)
 # Channels through which the system itself writes, with no user to check.
 _TRUSTED_CHANNELS = (Channel.SYSTEM, Channel.IMPORT, Channel.DEMO)
 
@@ -68,7 +75,7 @@ _TRUSTED_CHANNELS = (Channel.SYSTEM, Channel.IMPORT, Channel.DEMO)
 class EvidenceInput:
     url: str
     title: str
-    kind: str = Evidence.Kind.MEDIA_REPORT
+    kind: str = Evidence.Kind.NEWS_REPORT
     published_on: dt.date | None = None
     source_id: int | None = None
 
@@ -137,6 +144,25 @@ def _check_known_fields(data: Mapping[str, Any]) -> None:
     unknown = set(data) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValidationError({name: _("Unknown field.") for name in sorted(unknown)})
+
+
+def _split_m2m(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, set[int]]]:
+    """The row's own fields, and the many-to-many ones as sets of ids."""
+    own = {k: v for k, v in data.items() if k not in M2M_FIELDS}
+    m2m = {
+        name: {getattr(item, "pk", item) for item in (data[name] or ())}
+        for name in M2M_FIELDS
+        if name in data
+    }
+    return own, m2m
+
+
+def _refuse_m2m(data: Mapping[str, Any]) -> None:
+    given = [name for name in M2M_FIELDS if name in data]
+    if given:
+        raise ValidationError(
+            {name: _("Set this through a single create or update.") for name in given}
+        )
 
 
 def _external_id_taken() -> ValidationError:
@@ -315,6 +341,7 @@ def _build_new(
 ) -> Commitment:
     """An unsaved, validated commitment: the rules of a create short of writing it.
     The caller has run _check_new."""
+    _refuse_m2m(data)
     commitment = Commitment(status=status, status_changed_at=now, **data)
     commitment.reference = reference or "pending"
     if commitment.next_follow_up_at is None and status not in TERMINAL_STATUSES:
@@ -329,6 +356,7 @@ def _apply_changes(commitment: Commitment, data: Mapping[str, Any]) -> dict[str,
     A value of the wrong type is a field error (raised together), not a crash.
     """
     _check_known_fields(data)
+    _refuse_m2m(data)
     changes = {}
     errors = {}
     for name, value in data.items():
@@ -363,6 +391,7 @@ def commitment_create(
     """Create a commitment; write its first history row ("" → status)."""
     _check_can_create(actor=actor, channel=channel)
     _check_new(data, status, channel)
+    data, m2m = _split_m2m(data)
     now = timezone.now()
     with transaction.atomic():
         visit = data.get("visit")
@@ -373,6 +402,8 @@ def commitment_create(
         commitment = _build_new(data=data, status=status, now=now, reference=reference)
         commitment.change_seq = next_change_seq()
         commitment.save()
+        for name, ids in m2m.items():
+            getattr(commitment, name).set(ids)
         if watchers:
             commitment.watchers.set(watchers)
         _created_row(commitment=commitment, actor=actor, channel=channel, now=now).save()
@@ -394,11 +425,16 @@ def commitment_update(
     Changing the owner is a reassignment and needs a manager.
     """
     _check_known_fields(data)
+    data, m2m = _split_m2m(data)
     with transaction.atomic():
         commitment = _lock(commitment_id)
         _check_version(commitment, expected_version)
         _check_can_edit(actor=actor, commitment=commitment, channel=channel)
         changes = _apply_changes(commitment, data)
+        for name, ids in m2m.items():
+            old = set(getattr(commitment, name).values_list("pk", flat=True))
+            if old != ids:
+                changes[name] = [sorted(old), sorted(ids)]
         if not changes:
             return commitment, False
         _check_can_reassign(actor=actor, channel=channel, changes=changes)
@@ -407,6 +443,9 @@ def commitment_update(
         _full_clean(commitment, data)
         _bump(commitment)
         commitment.save()
+        for name, ids in m2m.items():
+            if name in changes:
+                getattr(commitment, name).set(ids)
         reminders_void_stale(commitment=commitment)
         if "owner" in changes and commitment.owner_id is not None:
             _reassign_note(commitment=commitment, actor=actor, channel=channel).save()

@@ -96,3 +96,17 @@ class CommitmentFilterSet(django_filters.FilterSet):
             | Q(pledged_by__name__icontains=value)
             | Q(beneficiary__name__icontains=value)
         )
+
+
+# Orderings the API's cursor can follow: non-null columns only (a cursor cannot point at
+# NULL, so due_date is a page ordering only).
+CURSOR_ORDERINGS = ("change_seq", "id", "reference", "status", "status_changed_at", "updated_at")
+
+
+class CommitmentApiFilterSet(CommitmentFilterSet):
+    """The same filters for the API, with exactly the orderings its cursor pages accept,
+    so the schema offers those and nothing else."""
+
+    ordering = django_filters.OrderingFilter(
+        fields=tuple((name, name) for name in CURSOR_ORDERINGS), label=_("Sort by")
+    )

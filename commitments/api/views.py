@@ -14,13 +14,15 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import services
-from ..filters import CommitmentFilterSet
+from ..filters import CommitmentApiFilterSet
 from ..models import ApiToken, Channel, Commitment, Organisation, Source, Visit
 from ..services import EvidenceInput
+from ..validators import storable
 from . import serializers as s
 from .authentication import BearerTokenAuthentication
 from .errors import (
@@ -33,6 +35,7 @@ from .errors import (
     api_exception_handler,
 )
 from .pagination import ApiCursorPagination, CommitmentCursorPagination
+from .parsers import LimitedJSONParser
 from .permissions import TrackerApiPermission
 from .throttles import TokenRateThrottle, UserRateThrottle
 
@@ -55,6 +58,7 @@ class ApiMixin:
     authentication_classes = [BearerTokenAuthentication, SessionAuthentication]
     permission_classes = [TrackerApiPermission]
     throttle_classes = [TokenRateThrottle, UserRateThrottle]
+    parser_classes = [LimitedJSONParser, FormParser, MultiPartParser]
     # Ids are digits (and fit a bigint); anything else is a 404 before any query.
     lookup_value_regex = r"[0-9]{1,18}"
 
@@ -102,7 +106,7 @@ class CommitmentViewSet(
     """Commitments. No DELETE: a commitment is cancelled (a transition), never erased."""
 
     serializer_class = s.CommitmentSerializer
-    filterset_class = CommitmentFilterSet
+    filterset_class = CommitmentApiFilterSet
     pagination_class = CommitmentCursorPagination
     queryset = Commitment.objects.annotate(owner_username=F("owner__username"))
 
@@ -294,8 +298,10 @@ class CommitmentSyncView(ApiMixin, APIView):
             raise serializers.ValidationError(
                 {"Idempotency-Key": ["Idempotency keys are kept per token: use a bearer token."]}
             )
-        if not key.strip() or len(key) > 200:
-            raise serializers.ValidationError({"Idempotency-Key": ["Send 1 to 200 characters."]})
+        if not (key.strip() and key.isascii() and key.isprintable()) or len(key) > 200:
+            raise serializers.ValidationError(
+                {"Idempotency-Key": ["Send 1 to 200 printable ASCII characters."]}
+            )
         fingerprint = _fingerprint(request.data)
         existing = services.idempotency_claim(token=token, key=key, fingerprint=fingerprint)
         if existing is not None:
@@ -310,10 +316,11 @@ class CommitmentSyncView(ApiMixin, APIView):
             )
         try:
             answer = self._run(request, body.validated_data["commitments"])
+            services.idempotency_complete(token=token, key=key, status=200, body=answer)
         except BaseException:
+            # Whatever failed, the key must not stay "still running": a retry may run.
             services.idempotency_release(token=token, key=key)
             raise
-        services.idempotency_complete(token=token, key=key, status=200, body=answer)
         return Response(answer)
 
     def _run(self, request, raw_items: list[dict]) -> dict:
@@ -361,13 +368,17 @@ class CommitmentSyncView(ApiMixin, APIView):
         counts = dict.fromkeys(("created", "updated", "unchanged", "error"), 0)
         for row in results:
             counts[row["result"]] += 1
-        return {
-            "created": counts["created"],
-            "updated": counts["updated"],
-            "unchanged": counts["unchanged"],
-            "errors": counts["error"],
-            "results": results,
-        }
+        # Errors and external ids may echo the client's text: keep only what can be
+        # encoded as UTF-8 and stored in jsonb (the same answer is sent and replayed).
+        return storable(
+            {
+                "created": counts["created"],
+                "updated": counts["updated"],
+                "unchanged": counts["unchanged"],
+                "errors": counts["error"],
+                "results": results,
+            }
+        )
 
 
 def _item(index, external_id, result, *, commitment=None, errors=None) -> dict:

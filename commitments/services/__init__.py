@@ -9,6 +9,7 @@ from .commitments import (
     CommitmentChange,
     EvidenceInput,
     NewCommitment,
+    check_can_set_watchers,
     commitment_create,
     commitment_reassign,
     commitment_snooze,
@@ -20,6 +21,7 @@ from .commitments import (
     next_change_seq,
     next_reference,
     note_add,
+    owner_for_new,
 )
 from .reminders import (
     reminder_claim,
@@ -91,3 +93,6 @@ __all__ += [
     "commitments_update_many",
     "reminders_void_stale_many",
 ]
+
+# One owner rule on every path (issue 11)
+__all__ += ["check_can_set_watchers", "owner_for_new"]

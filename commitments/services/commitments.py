@@ -119,6 +119,43 @@ def _check_owner_active(owner) -> None:
         raise ValidationError({"owner": _("Choose an active user as the new owner.")})
 
 
+def _user_id(user) -> int | None:
+    return getattr(user, "pk", user)
+
+
+def owner_for_new(*, actor, channel: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The one owner rule for a new commitment, on every path (browser, API, sync, admin).
+
+    A desk officer who creates a commitment owns it: they may leave the owner out or name
+    themselves, never someone else (that is a reassignment, which only managers make).
+    A manager may name any active user, or nobody. The system channels (import, system)
+    keep what they are given. Returns `data` with the owner decided.
+    """
+    data = dict(data)
+    if channel in _TRUSTED_CHANNELS:
+        return data
+    owner = data.get("owner")
+    if can_reassign(actor):
+        if owner is not None and hasattr(owner, "is_active"):
+            _check_owner_active(owner)
+        return data
+    if owner is not None and _user_id(owner) != actor.pk:
+        raise PermissionDenied(_("Only a manager may make someone else the owner."))
+    data["owner"] = actor
+    return data
+
+
+def check_can_set_watchers(*, actor, channel: str, watchers: Iterable, current=()) -> None:
+    """Watchers follow the owner rule: a manager may set anyone; anyone else may only add
+    or remove themselves (compared with `current`, the watchers before the change)."""
+    if channel in _TRUSTED_CHANNELS or can_reassign(actor):
+        return
+    before = {_user_id(u) for u in current}
+    after = {_user_id(u) for u in watchers}
+    if (before ^ after) - {getattr(actor, "pk", None)}:
+        raise PermissionDenied(_("Only a manager may choose who else watches a commitment."))
+
+
 def _reassign_note(*, commitment: Commitment, actor, channel: str, note: str = "") -> Note:
     """The timeline entry of a change of owner, whichever service made it."""
     text = _("Reassigned to %(u)s.") % {"u": commitment.owner.get_username()}
@@ -360,9 +397,14 @@ def commitment_create(
     status: str = Status.PROPOSED,
     watchers: Iterable = (),
 ) -> Commitment:
-    """Create a commitment; write its first history row ("" → status)."""
+    """Create a commitment; write its first history row ("" → status).
+
+    The creator owns it unless a manager names another owner (owner_for_new)."""
     _check_can_create(actor=actor, channel=channel)
     _check_new(data, status, channel)
+    data = owner_for_new(actor=actor, channel=channel, data=data)
+    watchers = list(watchers)
+    check_can_set_watchers(actor=actor, channel=channel, watchers=watchers)
     now = timezone.now()
     with transaction.atomic():
         visit = data.get("visit")
@@ -456,10 +498,11 @@ def commitments_create_many(
         for index, item in enumerate(items):
             try:
                 _check_new(item.data, item.status, channel)
+                data = owner_for_new(actor=actor, channel=channel, data=item.data)
                 built[index] = _build_new(
-                    data=item.data, status=item.status, now=now, uniqueness_checked=True
+                    data=data, status=item.status, now=now, uniqueness_checked=True
                 )
-            except ValidationError as exc:
+            except (ValidationError, PermissionDenied) as exc:
                 results[index] = exc
         wanted = {c.external_id for c in built.values() if c.external_id}
         taken = set(

@@ -10,10 +10,13 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib.auth import get_user_model
+from django.core.validators import MaxLengthValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..models import (
+    DESCRIPTION_MAX_LENGTH,
+    NOTE_MAX_LENGTH,
     Commitment,
     Evidence,
     Nature,
@@ -29,6 +32,21 @@ from ..models import (
 from ..validators import validate_currency, validate_http_url
 
 API_PREFIX = "/api/v1/"
+
+
+class LimitedCharField(serializers.CharField):
+    """A CharField whose length limit is checked by Django's own validator, so an API
+    client reads the same message as the browser and the admin (DRF words it its own
+    way). The limit comes from the model (issue 11: limits defined once)."""
+
+    def __init__(self, *, limit: int, **kwargs):
+        super().__init__(**kwargs)
+        self.max_length = limit  # drives maxLength in the schema
+        self.validators.append(MaxLengthValidator(limit))
+
+
+def _limit(model, name: str) -> int:
+    return model._meta.get_field(name).max_length
 
 
 class StrictMixin:
@@ -135,9 +153,11 @@ def _datetime(value):
 class CommitmentSerializer(StrictMixin, serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     reference = serializers.CharField(read_only=True)
-    external_id = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    title = serializers.CharField(max_length=300)
-    description = serializers.CharField(required=False, allow_blank=True, max_length=20000)
+    external_id = LimitedCharField(
+        limit=_limit(Commitment, "external_id"), required=False, allow_blank=True
+    )
+    title = LimitedCharField(limit=_limit(Commitment, "title"))
+    description = LimitedCharField(limit=DESCRIPTION_MAX_LENGTH, required=False, allow_blank=True)
     visit = CachedPrimaryKeyRelatedField(queryset=Visit.objects.all())
     parent = CachedPrimaryKeyRelatedField(
         queryset=Commitment.objects.all(), required=False, allow_null=True
@@ -177,7 +197,9 @@ class CommitmentSerializer(StrictMixin, serializers.Serializer):
     source = CachedPrimaryKeyRelatedField(
         queryset=Source.objects.all(), required=False, allow_null=True
     )
-    source_quote = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    source_quote = LimitedCharField(
+        limit=_limit(Commitment, "source_quote"), required=False, allow_blank=True
+    )
     version = serializers.IntegerField(read_only=True)
     change_seq = serializers.IntegerField(
         read_only=True, help_text="Position in the change order; sync with changed_after."
@@ -263,15 +285,15 @@ class SyncResponseSerializer(serializers.Serializer):
 
 
 class EvidenceInputSerializer(StrictMixin, serializers.Serializer):
-    url = serializers.CharField(max_length=1000, validators=[validate_http_url])
-    title = serializers.CharField(max_length=300)
+    url = LimitedCharField(limit=_limit(Evidence, "url"), validators=[validate_http_url])
+    title = LimitedCharField(limit=_limit(Evidence, "title"))
     kind = serializers.ChoiceField(choices=Evidence.Kind.choices, required=False)
     published_on = serializers.DateField(required=False, allow_null=True)
 
 
 class TransitionSerializer(StrictMixin, serializers.Serializer):
     to = serializers.ChoiceField(choices=Status.choices)
-    note = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    note = LimitedCharField(limit=NOTE_MAX_LENGTH, required=False, allow_blank=True)
     evidence = EvidenceInputSerializer(many=True, required=False, max_length=20)
 
 
@@ -300,7 +322,7 @@ class NoteSerializer(serializers.ModelSerializer):
 
 
 class NoteInputSerializer(StrictMixin, serializers.Serializer):
-    text = serializers.CharField(max_length=5000)
+    text = LimitedCharField(limit=NOTE_MAX_LENGTH)
 
 
 class VisitSerializer(serializers.ModelSerializer):

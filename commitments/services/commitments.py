@@ -14,6 +14,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import MaxLengthValidator
 from django.db import models, transaction
 from django.db.models.functions import Length
 from django.utils import timezone
@@ -22,6 +23,7 @@ from django.utils.translation import gettext as _
 from ..exceptions import TransitionNotAllowed, VersionConflict
 from ..models import (
     NOTE_REQUIRED,
+    SHORT_NOTE_MAX_LENGTH,
     TERMINAL_STATUSES,
     TRANSITIONS,
     AuditEvent,
@@ -35,6 +37,7 @@ from ..models import (
     Visit,
 )
 from ..permissions import can_reassign, can_reopen, editable_ids
+from ..validators import validate_storable_text
 from .reminders import reminders_void_stale, reminders_void_stale_many
 
 User = get_user_model()
@@ -168,6 +171,23 @@ def _reassign_note(*, commitment: Commitment, actor, channel: str, note: str = "
         channel=channel,
         text=text,
     )
+
+
+def _check_text(value: str, *, name: str, validators) -> None:
+    """Run a text's limits (the validators of the field it is stored in), as a field
+    error under `name`: the same message on every path."""
+    errors = []
+    for validator in validators:
+        try:
+            validator(value)
+        except ValidationError as exc:
+            errors.extend(exc.messages)
+    if errors:
+        raise ValidationError({name: errors})
+
+
+# A snooze reason and a reassignment note end up inside a timeline note: a short limit.
+SHORT_NOTE_VALIDATORS = (MaxLengthValidator(SHORT_NOTE_MAX_LENGTH), validate_storable_text)
 
 
 def _check_known_fields(data: Mapping[str, Any]) -> None:
@@ -660,6 +680,7 @@ def commitment_transition(
     the history row and the new status and version, all in one transaction.
     """
     note = (note or "").strip()
+    _check_text(note, name="note", validators=StatusChange._meta.get_field("note").validators)
     if to_status not in Status.values:
         raise ValidationError({"to": _("Unknown status “%(s)s”.") % {"s": to_status}})
     now = timezone.now()
@@ -798,6 +819,7 @@ def commitment_snooze(
 ) -> Commitment:
     """Hold follow-up reminders until `until`. It never hides the item from overdue lists."""
     reason = (reason or "").strip()
+    _check_text(reason, name="reason", validators=SHORT_NOTE_VALIDATORS)
     errors = {}
     if not reason:
         errors["reason"] = _("Give a reason for the snooze.")
@@ -844,6 +866,7 @@ def commitment_reassign(
     """Give a commitment a new owner (managers only), logged in the timeline."""
     if channel not in _TRUSTED_CHANNELS and not can_reassign(actor):
         raise PermissionDenied(_("Only a manager may reassign a commitment."))
+    _check_text((note or "").strip(), name="note", validators=SHORT_NOTE_VALIDATORS)
     _check_owner_active(owner)
     with transaction.atomic():
         commitment = _lock(commitment_id)

@@ -42,6 +42,12 @@ class TransitionForm(_VersionedForm):
     evidence_title = forms.CharField(
         label=_("Evidence title"), required=False, max_length=EVIDENCE_TITLE_MAX
     )
+    due_date = forms.DateField(
+        label=_("New due date"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("When reopening, if it has no due date yet."),
+    )
     evidence_kind = forms.ChoiceField(
         label=_("Evidence kind"),
         choices=Evidence.Kind.choices,

@@ -236,6 +236,9 @@ LOGGING = {
 # --- Domain ------------------------------------------------------------------------------
 # Days between follow-up requests for a commitment that sets no cadence of its own.
 TRACKER_FOLLOW_UP_DAYS = env.int("TRACKER_FOLLOW_UP_DAYS", default=14)
+# A due date must fall within this many years of today, either side (a typo like 2205 or
+# 0225 is refused, and every due date can still be reached by the overdue rules).
+TRACKER_DUE_DATE_WINDOW_YEARS = env.int("TRACKER_DUE_DATE_WINDOW_YEARS", default=10)
 
 # --- Reminders (commitments.services.reminders, docs/reminders.md) ----------------------
 # Before the due date, days ahead; then every N days while overdue; escalations to the

@@ -295,6 +295,9 @@ class TransitionSerializer(StrictMixin, serializers.Serializer):
     to = serializers.ChoiceField(choices=Status.choices)
     note = LimitedCharField(limit=NOTE_MAX_LENGTH, required=False, allow_blank=True)
     evidence = EvidenceInputSerializer(many=True, required=False, max_length=20)
+    due_date = serializers.DateField(
+        required=False, help_text="Reopening only: the new due date (needed if it has none)."
+    )
 
 
 class StatusChangeSerializer(serializers.ModelSerializer):

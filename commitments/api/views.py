@@ -181,6 +181,7 @@ class CommitmentViewSet(
             note=move.get("note", ""),
             evidence=[EvidenceInput(**item) for item in move.get("evidence", [])],
             expected_version=version,
+            due_date=move.get("due_date"),
         )
         return self._respond(commitment.pk)
 

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import MaxLengthValidator
@@ -184,6 +185,28 @@ def _check_text(value: str, *, name: str, validators) -> None:
             errors.extend(exc.messages)
     if errors:
         raise ValidationError({name: errors})
+
+
+# A snooze holds follow-ups for at most this long; past it, the follow-up cadence is wrong.
+SNOOZE_MAX_DAYS = 365
+# Reopening a fulfilled commitment: its work is not done, so progress drops to this cap.
+REOPENED_PROGRESS_CAP = 90
+
+
+def _check_due_date(due_date: dt.date | None, *, today: dt.date | None = None) -> None:
+    """A due date within TRACKER_DUE_DATE_WINDOW_YEARS of today, either side."""
+    if due_date is None:
+        return
+    today = today or timezone.localdate()
+    years = settings.TRACKER_DUE_DATE_WINDOW_YEARS
+    span = dt.timedelta(days=round(365.25 * years))
+    if not (today - span <= due_date <= today + span):
+        raise ValidationError(
+            {
+                "due_date": _("Give a due date within %(n)d years of today (%(a)s to %(b)s).")
+                % {"n": years, "a": (today - span).isoformat(), "b": (today + span).isoformat()}
+            }
+        )
 
 
 # A snooze reason and a reassignment note end up inside a timeline note: a short limit.
@@ -373,6 +396,8 @@ def _build_new(
     """An unsaved, validated commitment: the rules of a create short of writing it.
     The caller has run _check_new."""
     commitment = Commitment(status=status, status_changed_at=now, **data)
+    if "due_date" in data:
+        _check_due_date(Commitment._meta.get_field("due_date").to_python(data["due_date"]))
     commitment.reference = reference or "pending"
     if commitment.next_follow_up_at is None and status not in TERMINAL_STATUSES:
         commitment.next_follow_up_at = now + commitment.follow_up_cadence
@@ -466,6 +491,8 @@ def commitment_update(
         _check_can_reassign(actor=actor, channel=channel, changes=changes)
         if "owner" in changes and commitment.owner_id is not None:
             _check_owner_active(commitment.owner)
+        if "due_date" in changes:
+            _check_due_date(commitment.due_date)
         _full_clean(commitment, data)
         _bump(commitment)
         commitment.save()
@@ -604,6 +631,8 @@ def commitments_update_many(
                     results[index] = (commitment, False)
                     continue
                 _check_can_reassign(actor=actor, channel=channel, changes=changes)
+                if "due_date" in changes:
+                    _check_due_date(commitment.due_date)
                 _full_clean(commitment, item.data, uniqueness_checked=True)
             except (ValidationError, PermissionDenied, VersionConflict) as exc:
                 # The instance may hold values set before the refusal; it is not saved
@@ -671,6 +700,7 @@ def commitment_transition(
     note: str = "",
     evidence: Iterable[EvidenceInput] = (),
     expected_version: int | None = None,
+    due_date: dt.date | None = None,
 ) -> StatusChange:
     """Move a commitment to another status: the one place a status changes.
 
@@ -678,6 +708,10 @@ def commitment_transition(
     to edit, the move table and its rules (a note for blocked/cancelled and for any
     reopening, evidence for fulfilled, a manager to reopen), then writes the evidence,
     the history row and the new status and version, all in one transaction.
+
+    Reopening (a closed item back to an open status) must leave something that can fall
+    overdue: a due date, given here as `due_date` or already on the commitment; and a
+    fulfilled item's progress drops to REOPENED_PROGRESS_CAP (its work is not done).
     """
     note = (note or "").strip()
     _check_text(note, name="note", validators=StatusChange._meta.get_field("note").validators)
@@ -699,6 +733,18 @@ def commitment_transition(
             )
         if (to_status in NOTE_REQUIRED or reopening) and not note:
             raise ValidationError({"note": _("Say why in a note.")})
+        if due_date is not None:
+            if not reopening:
+                raise ValidationError(
+                    {"due_date": _("Change the due date by editing, not with a status move.")}
+                )
+            _check_due_date(due_date)
+            if due_date < timezone.localdate():
+                raise ValidationError({"due_date": _("Give a due date from today on.")})
+        if reopening and due_date is None and commitment.due_date is None:
+            raise ValidationError(
+                {"due_date": _("Give a due date when reopening, so it can fall overdue.")}
+            )
         new_evidence = _validate_evidence(evidence, commitment)
         if to_status == Status.FULFILLED and not new_evidence and not commitment.evidence.exists():
             raise ValidationError(
@@ -712,6 +758,10 @@ def commitment_transition(
         commitment.status_changed_at = now
         if to_status == Status.FULFILLED:
             commitment.progress = 100
+        if reopening:
+            commitment.progress = min(commitment.progress, REOPENED_PROGRESS_CAP)
+            if due_date is not None:
+                commitment.due_date = due_date
         if to_status in TERMINAL_STATUSES:
             commitment.next_follow_up_at = None
             commitment.snoozed_until = None
@@ -736,7 +786,11 @@ def commitment_transition(
             actor=actor,
             channel=channel,
             commitment=commitment,
-            changes={"status": [from_status, to_status], "evidence": len(new_evidence)},
+            changes={
+                "status": [from_status, to_status],
+                "evidence": len(new_evidence),
+                **({"due_date": due_date.isoformat()} if due_date else {}),
+            },
         )
     return change
 
@@ -823,8 +877,11 @@ def commitment_snooze(
     errors = {}
     if not reason:
         errors["reason"] = _("Give a reason for the snooze.")
-    if until is None or until <= timezone.localdate():
+    today = timezone.localdate()
+    if until is None or until <= today:
         errors["until"] = _("Snooze until a date after today.")
+    elif until > today + dt.timedelta(days=SNOOZE_MAX_DAYS):
+        errors["until"] = _("Snooze for at most %(n)d days.") % {"n": SNOOZE_MAX_DAYS}
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
@@ -833,6 +890,15 @@ def commitment_snooze(
         _check_can_edit(actor=actor, commitment=commitment, channel=channel)
         if not commitment.is_open:
             raise ValidationError({"until": _("A closed commitment has no follow-ups to snooze.")})
+        # A snooze that ends before the next follow-up request holds nothing.
+        follow_up = commitment.next_follow_up_at
+        if follow_up is not None and until <= timezone.localdate(follow_up):
+            raise ValidationError(
+                {
+                    "until": _("The next follow-up is on %(d)s: snooze until a later date.")
+                    % {"d": timezone.localdate(follow_up).isoformat()}
+                }
+            )
         old = commitment.snoozed_until
         commitment.snoozed_until = until
         _bump(commitment)

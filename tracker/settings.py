@@ -198,6 +198,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Error responses in the one error shape on every operation, and links (issue 11).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "commitments.api.schema.add_errors_and_links",
+    ],
 }
 
 # --- REST API (issue 5) ----------------------------------------------------------------------
@@ -219,6 +224,8 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "api"}
     ),
 }
+# The OpenAPI document and its docs page: signed-in users (or any token) only, unless set.
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=False)
 API_THROTTLE_RATES = {
     "token": env.str("API_RATE_PER_TOKEN", default="600/minute"),
     "user": env.str("API_RATE_PER_USER", default="1200/minute"),

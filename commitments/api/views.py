@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import wraps
 
 from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.views import redirect_to_login
 from django.db.models import F
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -392,3 +396,36 @@ def _item(index, external_id, result, *, commitment=None, errors=None) -> dict:
         "version": commitment.version if commitment else None,
         "errors": errors or {},
     }
+
+
+# --- The schema and its docs (issue 11): signed-in users only, unless API_DOCS_PUBLIC ------
+
+
+class DocsPermission(permissions.BasePermission):
+    message = "Sign in or send a bearer token to read the API schema."
+
+    def has_permission(self, request, view) -> bool:
+        return settings.API_DOCS_PUBLIC or bool(request.user and request.user.is_authenticated)
+
+
+class SchemaView(ApiMixin, SpectacularAPIView):
+    """The OpenAPI document: a session or any token (read scope is enough)."""
+
+    permission_classes = [DocsPermission]
+
+
+class DocsView(SpectacularSwaggerView):
+    """The interactive docs page: behind the browser sign-in unless API_DOCS_PUBLIC."""
+
+    @classmethod
+    def as_view(cls, **kwargs):
+        inner = super().as_view(**kwargs)
+
+        @login_not_required
+        @wraps(inner)
+        def view(request, *args, **kw):
+            if not settings.API_DOCS_PUBLIC and not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            return inner(request, *args, **kw)
+
+        return view

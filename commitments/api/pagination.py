@@ -39,10 +39,11 @@ class ApiCursorPagination(CursorPagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
-        if not (raw.isascii() and raw.isdigit()) or len(raw) > 9 or int(raw) < 1:
+        # Digits only; a number too long to be a page size is simply the maximum.
+        if not (raw.isascii() and raw.isdigit()) or int(raw[:10]) < 1:
             rule = page_size_rule(self.max_page_size)
             raise ValidationError({self.page_size_query_param: [rule]})
-        return min(int(raw), self.max_page_size)
+        return min(int(raw[:10]), self.max_page_size)
 
     def _ordering_key(self) -> str:
         ordering = self.ordering

@@ -256,7 +256,15 @@ class CommitmentSerializer(StrictMixin, serializers.Serializer):
         }
 
 
-@extend_schema_field(CommitmentSerializer)
+@extend_schema_field(
+    {
+        "description": (
+            "A commitment in the shape of CommitmentRequest, with external_id. Any JSON "
+            "value is accepted here: each item is validated on its own and a refused item "
+            "is reported in its result (result: error), so the schema does not constrain it."
+        )
+    }
+)
 class SyncItemField(serializers.JSONField):
     """Any JSON value: each item is validated on its own in the view (a CommitmentSerializer
     with external_id required), so one malformed item is reported, not fatal."""

@@ -18,7 +18,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -62,7 +61,8 @@ class ApiMixin:
     authentication_classes = [BearerTokenAuthentication, SessionAuthentication]
     permission_classes = [TrackerApiPermission]
     throttle_classes = [TokenRateThrottle, UserRateThrottle]
-    parser_classes = [LimitedJSONParser, FormParser, MultiPartParser]
+    # JSON only: the API's one body format (forms would turn nested items into strings).
+    parser_classes = [LimitedJSONParser]
     # Ids are digits (and fit a bigint); anything else is a 404 before any query.
     lookup_value_regex = r"[0-9]{1,18}"
 
@@ -143,9 +143,10 @@ class CommitmentViewSet(
     def update(self, request, *args, **kwargs):
         partial = kwargs.pop("partial", False)
         commitment = self.get_object()
-        version = expected_version(request)
+        # The body first: a request that can never succeed is a 400 whatever its If-Match.
         serializer = self.get_serializer(commitment, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
+        version = expected_version(request)
         data = dict(serializer.validated_data)
         wanted_status = data.pop("status", commitment.status)
         if wanted_status != commitment.status:
@@ -173,9 +174,9 @@ class CommitmentViewSet(
     @action(detail=True, methods=["post"], filter_backends=[])
     def transitions(self, request, pk=None):
         commitment = self.get_object()
-        version = expected_version(request)
         serializer = s.TransitionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        version = expected_version(request)
         move = serializer.validated_data
         services.commitment_transition(
             commitment_id=commitment.pk,

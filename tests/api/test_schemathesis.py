@@ -1,5 +1,7 @@
 """Schemathesis against the live OpenAPI schema, in-process through the WSGI app, with a
-manager's write token: no 5xx, and every documented response matches its schema.
+manager's write token: every Schemathesis check (no 5xx, status codes, content types,
+headers and bodies as documented, negative data refused, positive data accepted on reads),
+per operation and stateful (sequences along the schema's links), derandomized.
 
 Bounded (a few examples per operation, positive and negative data) so it runs in well
 under two minutes; raise SCHEMATHESIS_EXAMPLES locally for a deeper run.
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import Counter
 
 import pytest
 import schemathesis
@@ -20,7 +23,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import CHECKS, load_all_checks
 
 from commitments import services
-from tests.factories import CommitmentFactory
+from tests.factories import CommitmentFactory, OrganisationFactory, VisitFactory
 
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "12"))
 # CI replays the same examples every run, so a red build always means a real, repeatable
@@ -100,3 +103,56 @@ def test_api_answers_every_generated_request_without_5xx_and_as_documented(
                 # Negative mode: with the path and headers fixed, some operations have
                 # nothing left to break (e.g. a GET with only an id). Nothing to test.
                 assert mode == "negative"
+
+
+# --- Stateful (issue 11): sequences of calls linked by the schema's links -----------------
+# The create answer's id feeds retrieve, notes, evidence and history (commitments.api.
+# schema adds the links). Derandomized: CI replays the same sequences (fixed seed).
+STATEFUL_STEPS = int(os.environ.get("SCHEMATHESIS_STATEFUL_EXAMPLES", "25"))
+STATEFUL_CALLS: list[int] = []
+
+
+@pytest.mark.django_db
+def test_stateful_sequences_answer_without_5xx_and_as_documented(api_schema, manager):
+    from hypothesis.stateful import run_state_machine_as_test
+
+    _token, raw = services.api_token_issue(name="stateful", user=manager, scope="write")
+    headers = {"Authorization": f"Bearer {raw}"}
+    base = api_schema.as_state_machine()
+
+    visit, org = VisitFactory(), OrganisationFactory()
+
+    class Workflow(base):
+        def get_call_kwargs(self, case):
+            return {"headers": headers}
+
+        def before_call(self, case):
+            # Random ids almost never name a visit: point creates at real rows, so the
+            # links (create -> read, notes, evidence, history) are walked with real ids.
+            creating = case.method.upper() == "POST" and case.path == "/api/v1/commitments/"
+            if creating and isinstance(case.body, dict):
+                case.body = {
+                    k: v
+                    for k, v in case.body.items()
+                    if k not in ("parent", "source", "beneficiary", "owner", "due_date")
+                } | {"visit": visit.pk, "pledged_by": org.pk}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            STATEFUL_CALLS.append(response.status_code)
+            checks = ALL_CHECKS if case.method.upper() == "GET" else WRITE_CHECKS
+            case.validate_response(response, checks=checks, headers=headers)
+
+    run_state_machine_as_test(
+        Workflow,
+        settings=settings(
+            max_examples=STATEFUL_STEPS,
+            derandomize=DERANDOMIZE,
+            deadline=None,
+            database=None,
+            stateful_step_count=6,
+            suppress_health_check=list(HealthCheck),
+        ),
+    )
+    assert STATEFUL_CALLS, "the state machine made no calls"
+    assert all(code < 500 for code in STATEFUL_CALLS)
+    print("stateful calls:", len(STATEFUL_CALLS), "by status:", dict(Counter(STATEFUL_CALLS)))

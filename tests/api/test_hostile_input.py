@@ -203,3 +203,36 @@ def test_unusual_query_values_are_answered_without_a_500(manager_api, query):
     assert response.status_code in (200, 400), response.content[:300]
     if response.status_code == 400:
         assert_error(response, 400)
+
+
+def test_a_database_data_error_is_a_400_in_the_error_shape(manager, monkeypatch):
+    from django.db import DataError
+
+    from commitments.api.views import CommitmentViewSet
+
+    def refuse(self, request, *args, **kwargs):
+        raise DataError("value out of range")
+
+    monkeypatch.setattr(CommitmentViewSet, "list", refuse)
+    assert_error(bearer_client(manager).get("/api/v1/commitments/"), 400, "invalid")
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "text"),
+    [("/commitments/999999/", 404, b"Not found"), ("/no/such/page/", 404, b"Not found")],
+)
+def test_browser_errors_are_readable_pages(client, officer, settings, path, status, text):
+    settings.DEBUG = False
+    client.force_login(officer)
+    response = client.get(path)
+    assert response.status_code == status
+    assert response["Content-Type"].startswith("text/html")
+    assert text in response.content and b"dashboard" in response.content
+
+
+def test_browser_server_error_page_is_readable():
+    from django.template.loader import render_to_string
+
+    # Rendered with no context at all, as Django's handler500 does.
+    html = render_to_string("500.html")
+    assert "Something went wrong" in html and 'href="/"' in html

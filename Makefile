@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test lint bench install install-dev clean
+.PHONY: run test lint bench smoke install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
+
+# The first run checked from outside (fresh clone, runtime lock only): what CI runs.
+smoke:
+	scripts/smoke_run.sh
 
 bench: install-dev
 	$(BIN)/python scripts/bench.py

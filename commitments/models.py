@@ -94,6 +94,8 @@ class Channel(models.TextChoices):
     ADMIN = "admin", _("Admin")
     IMPORT = "import", _("Import")
     SYSTEM = "system", _("System")
+    # load_demo: owners, due dates and follow-ups made up so a newcomer sees the tracker work.
+    DEMO = "demo", _("Demo data")
 
 
 class Role:
@@ -395,6 +397,15 @@ class Commitment(models.Model):
         blank=True,
         default="",
         help_text=_("Identifier in an integrated system; unique when set."),
+    )
+    # Set only by load_demo (services.demo): the row exists for the demo, and its owner,
+    # due date and follow-up were made up. Pages label such dates; load_demo refuses a
+    # database holding rows without it, and never touches them.
+    is_demo = models.BooleanField(
+        _("demo data"),
+        default=False,
+        editable=False,
+        help_text=_("Created by load_demo: owner and dates are made up for the demo."),
     )
     version = models.PositiveIntegerField(_("version"), default=1, editable=False)
     # Position in the global change order (services.next_change_seq): incremental sync

@@ -37,13 +37,28 @@ def _serve(env: dict[str, str]) -> int:
     return manager.returncode or 0
 
 
+def _mail_destination(email_url: str) -> str:
+    if email_url.startswith("consolemail:"):
+        return "this terminal (the worker's output)"
+    if email_url.startswith("filemail:"):
+        return "files in " + email_url.removeprefix("filemail://")
+    return email_url.split("@")[-1]
+
+
 def main() -> int:
     VAR_DIR.mkdir(exist_ok=True)
     env = dict(os.environ)
     # A laptop run: plain HTTP, so no secure-only cookies or HTTPS redirect.
     env.setdefault("DJANGO_DEBUG", "1")
     env.setdefault("EMAIL_URL", "consolemail://")
+    # The demo's reminders go out at once, whatever the hour (see TRACKER_REMINDER_ANY_HOUR).
+    env.setdefault("TRACKER_REMINDER_ANY_HOUR", "1")
     env["PYTHONUNBUFFERED"] = "1"
+    print(
+        f"tracker on http://127.0.0.1:{env.get('PORT', '8000')}/ ; mail goes to "
+        f"{_mail_destination(env['EMAIL_URL'])}; Ctrl-C stops everything",
+        flush=True,
+    )
     if env.get("REDIS_URL"):
         return _serve(env)
     from tracker.embedded_redis import embedded_redis

@@ -8,6 +8,7 @@ the one in which "today" and therefore "overdue" are decided.
 """
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 
@@ -141,6 +142,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DJANGO_MAX_BODY_BYTES", default=5 * 1024 
 # --- Email -----------------------------------------------------------------------------
 # EMAIL_URL: smtp://user:pass@host:port, smtp+tls://..., consolemail://, filemail:///path
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+if EMAIL_BACKEND.endswith("filebased.EmailBackend"):  # noqa: F821 (set by the line above)
+    # django-environ drops the leading "/" of filemail:///absolute/path, which would put
+    # the mail under the process's working directory instead.
+    _mail = urlsplit(env.str("EMAIL_URL"))
+    EMAIL_FILE_PATH = (_mail.netloc + _mail.path) or str(VAR_DIR / "mail")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Commitment tracker <tracker@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Absolute base of links in emails (reminders link to the commitment).
@@ -260,6 +266,12 @@ TRACKER_REMINDER_CATCH_UP_DAYS = env.int("TRACKER_REMINDER_CATCH_UP_DAYS", defau
 # A reminder whose morning has passed may still go out this many hours after it; later
 # than that it waits for the recipient's next working morning (quiet hours).
 TRACKER_REMINDER_WINDOW_HOURS = env.int("TRACKER_REMINDER_WINDOW_HOURS", default=10)
+# A worker that starts queues one sweep at once (tracker.celery) instead of waiting for
+# beat's first interval.
+TRACKER_SWEEP_ON_WORKER_START = env.bool("TRACKER_SWEEP_ON_WORKER_START", default=True)
+# Off: reminders wait for the recipient's working morning. On (`make run` sets it for
+# the demo): they go out as soon as their day has begun in the recipient's zone.
+TRACKER_REMINDER_ANY_HOUR = env.bool("TRACKER_REMINDER_ANY_HOUR", default=False)
 # A claimed reminder not marked sent within the lease is taken again (the worker died).
 TRACKER_REMINDER_LEASE_SECONDS = env.int("TRACKER_REMINDER_LEASE_SECONDS", default=300)
 # Pending reminders queued longer ago than this are queued again by the sweep (the

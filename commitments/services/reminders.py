@@ -110,6 +110,10 @@ def send_time(
     is more than TRACKER_REMINDER_WINDOW_HOURS gone, it waits for the next working morning
     after `now` rather than arrive at night.
     """
+    if settings.TRACKER_REMINDER_ANY_HOUR:
+        # The demo's and a trial's setting: no working mornings or days off, a reminder
+        # goes out as soon as its day has begun in the recipient's zone.
+        return dt.datetime.combine(slot, dt.time(0), tzinfo=_zone(schedule)).astimezone(UTC)
     step = dt.timedelta(days=-1 if earlier else 1)
     day = slot
     for _ in range(7):

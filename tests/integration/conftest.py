@@ -127,6 +127,8 @@ class Worker:
             "SITE_URL": settings.SITE_URL,
             "TRACKER_REMINDER_LEASE_SECONDS": str(settings.TRACKER_REMINDER_LEASE_SECONDS),
             "PYTHONUNBUFFERED": "1",
+            # Tests sweep when they choose; test_first_run turns the start sweep on.
+            "TRACKER_SWEEP_ON_WORKER_START": "0",
             **extra_env,
         }
         self.log = log

@@ -8,7 +8,7 @@ import commitments.validators
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("commitments", "0006_reminder_key_skips_void"),
+        ("commitments", "0007_demo_marker"),
     ]
 
     operations = [

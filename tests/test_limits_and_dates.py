@@ -98,7 +98,9 @@ def test_api_and_browser_give_the_same_message_for_an_oversize_evidence_title(cl
     assert page.status_code == 400
     browser_message = page.context["evidence_form"].errors["title"][0]
     api = bearer_client(officer).post(
-        f"/api/v1/commitments/{c.pk}/evidence/", {"url": data["url"], "title": data["title"]}
+        f"/api/v1/commitments/{c.pk}/evidence/",
+        {"url": data["url"], "title": data["title"]},
+        format="json",
     )
     assert assert_error(api, 400)["errors"]["title"][0] == browser_message
     assert not Evidence.objects.exists()

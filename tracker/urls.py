@@ -2,8 +2,9 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 
+from commitments.api.errors import not_found
 from commitments.api.views import DocsView, SchemaView
 
 urlpatterns = [
@@ -19,5 +20,6 @@ urlpatterns = [
     path("api/schema/", SchemaView.as_view(), name="api-schema"),
     path("api/docs/", DocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("commitments.api.urls")),
+    re_path(r"^api/", not_found),  # every /api/ path answers in the API's error shape
     path("", include("commitments.urls")),
 ]

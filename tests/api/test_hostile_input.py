@@ -236,3 +236,20 @@ def test_browser_server_error_page_is_readable():
     # Rendered with no context at all, as Django's handler500 does.
     html = render_to_string("500.html")
     assert "Something went wrong" in html and 'href="/"' in html
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/commitments/%0A/", "/api/v1/commitments/1%0A2/", "/api/v2/", "/api/", "/api/x%0Ay"],
+)
+def test_unknown_api_paths_answer_in_the_error_shape_never_html(manager_api, path):
+    response = manager_api.get(path)
+    assert response["Content-Type"] == "application/json"
+    assert_error(response, 404, "not_found")
+
+
+def test_the_api_takes_json_bodies_only(manager_api):
+    commitment = CommitmentFactory()
+    response = manager_api.post(f"/api/v1/commitments/{commitment.pk}/notes/", {"text": "hi"})
+    assert_error(response, 415)
+    assert not commitment.notes.exists()

@@ -4,65 +4,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("commitments", "0006_reminder_key_skips_void"),
+        ('commitments', '0006_reminder_key_skips_void'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="commitment",
-            name="is_demo",
-            field=models.BooleanField(
-                default=False,
-                editable=False,
-                help_text="Created by load_demo: owner and dates are made up for the demo.",
-                verbose_name="demo data",
-            ),
+            model_name='commitment',
+            name='is_demo',
+            field=models.BooleanField(default=False, editable=False, help_text='Created by load_demo: owner and dates are made up for the demo.', verbose_name='demo data'),
         ),
         migrations.AlterField(
-            model_name="auditevent",
-            name="channel",
-            field=models.CharField(
-                choices=[
-                    ("web", "Web"),
-                    ("api", "API"),
-                    ("admin", "Admin"),
-                    ("import", "Import"),
-                    ("system", "System"),
-                    ("demo", "Demo data"),
-                ],
-                max_length=8,
-            ),
+            model_name='auditevent',
+            name='channel',
+            field=models.CharField(choices=[('web', 'Web'), ('api', 'API'), ('admin', 'Admin'), ('import', 'Import'), ('system', 'System'), ('demo', 'Demo data')], max_length=8),
         ),
         migrations.AlterField(
-            model_name="note",
-            name="channel",
-            field=models.CharField(
-                choices=[
-                    ("web", "Web"),
-                    ("api", "API"),
-                    ("admin", "Admin"),
-                    ("import", "Import"),
-                    ("system", "System"),
-                    ("demo", "Demo data"),
-                ],
-                default="web",
-                max_length=8,
-            ),
+            model_name='note',
+            name='channel',
+            field=models.CharField(choices=[('web', 'Web'), ('api', 'API'), ('admin', 'Admin'), ('import', 'Import'), ('system', 'System'), ('demo', 'Demo data')], default='web', max_length=8),
         ),
         migrations.AlterField(
-            model_name="statuschange",
-            name="channel",
-            field=models.CharField(
-                choices=[
-                    ("web", "Web"),
-                    ("api", "API"),
-                    ("admin", "Admin"),
-                    ("import", "Import"),
-                    ("system", "System"),
-                    ("demo", "Demo data"),
-                ],
-                max_length=8,
-            ),
+            model_name='statuschange',
+            name='channel',
+            field=models.CharField(choices=[('web', 'Web'), ('api', 'API'), ('admin', 'Admin'), ('import', 'Import'), ('system', 'System'), ('demo', 'Demo data')], max_length=8),
         ),
     ]

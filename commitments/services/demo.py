@@ -71,7 +71,9 @@ def demo_real_commitments() -> int:
     return Commitment.objects.filter(is_demo=False).count()
 
 
-def demo_load(*, fixtures: Iterable[Path], password: str = "", force: bool = False) -> DemoResult:
+def demo_load(
+    *, fixtures: Iterable[Path], password: str = "", force: bool = False
+) -> DemoResult:
     """Load the data sets as demo rows, create the demo users, date the demo rows."""
     real = demo_real_commitments()
     if real and not force:

@@ -13,6 +13,7 @@ import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.core.validators import ProhibitNullCharactersValidator
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
@@ -90,6 +91,8 @@ class CommitmentFilterSet(django_filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
+        if "\x00" in value:
+            return queryset.none()  # no stored text holds a NUL (PostgreSQL refuses one)
         return queryset.filter(
             Q(reference__icontains=value)
             | Q(title__icontains=value)
@@ -112,6 +115,26 @@ class IntegerFilter(django_filters.NumberFilter):
         if value is not None and not -self.BIGINT < value < self.BIGINT:
             below = value < 0
             return qs if (below and self.lookup_expr == "gt") else qs.none()
+        return super().filter(qs, value)
+
+
+class NulTolerantCharField(forms.CharField):
+    """A CharField that lets a NUL through to the filter (which then matches nothing):
+    the schema says "string", and a string with a NUL is still a string."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators = [
+            v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)
+        ]
+
+
+class TextFilter(django_filters.CharFilter):
+    field_class = NulTolerantCharField
+
+    def filter(self, qs, value):
+        if value and "\x00" in value:
+            return qs.none()
         return super().filter(qs, value)
 
 
@@ -149,7 +172,8 @@ class CommitmentApiFilterSet(CommitmentFilterSet):
     # A filter value that matches nothing is an empty page, not a 400: an integration
     # asking for "my" records before its first one exists is not a bad request (the
     # browser's select boxes only offer what exists, so the pages keep the choice fields).
-    owner = django_filters.CharFilter(field_name="owner__username", label=_("Owner (username)"))
+    owner = TextFilter(field_name="owner__username", label=_("Owner (username)"))
+    q = TextFilter(method="filter_q", label=_("Search"))
     visit = IntegerFilter(field_name="visit", label=_("Visit"))
     pledged_by = IntegerFilter(field_name="pledged_by", label=_("Pledged by"))
     beneficiary = IntegerFilter(field_name="beneficiary", label=_("Beneficiary"))

@@ -66,23 +66,15 @@ def _links() -> dict:
     }
 
 
-def _query_parameters(result) -> None:
-    """The list's query parameters as the API reads them. django-filter describes
-    `ordering` as a comma-separated list; a cursor follows one column, so the API takes
-    exactly one value (pagination.CommitmentCursorPagination)."""
+def _single_ordering(result) -> None:
+    """django-filter describes `ordering` as a comma-separated list; a cursor follows one
+    column, so the API takes exactly one of the values (pagination.CommitmentCursorPagination)."""
     listing = result.get("paths", {}).get("/api/v1/commitments/", {}).get("get", {})
     for parameter in listing.get("parameters", []):
         if parameter["name"] == "ordering" and parameter["schema"].get("type") == "array":
             parameter["schema"] = parameter["schema"]["items"]
             parameter.pop("explode", None)
             parameter.pop("style", None)
-        if parameter["name"] in TEXT_FILTERS:
-            # Django's form fields refuse NUL (PostgreSQL cannot compare text with one).
-            parameter["schema"]["pattern"] = NO_NUL
-
-
-TEXT_FILTERS = ("q", "owner")
-NO_NUL = "^[^\\u0000]*$"
 
 
 def add_errors_and_links(result, generator, **kwargs):
@@ -102,7 +94,7 @@ def add_errors_and_links(result, generator, **kwargs):
                 # A bare OpenApiResponse() for an error status: give it the shape.
                 if code.startswith("4") and "content" not in response:
                     response["content"] = {"application/json": {"schema": ERROR_REF}}
-    _query_parameters(result)
+    _single_ordering(result)
     create = result.get("paths", {}).get("/api/v1/commitments/", {}).get("post")
     if create:
         links = {

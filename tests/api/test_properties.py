@@ -187,6 +187,12 @@ def sync_items(draw, refs):
     return draw(st.sampled_from([item, item, item])) if draw(st.booleans()) else draw(json_values)
 
 
+@pytest.fixture(autouse=True)
+def _no_throttle(settings):
+    # Hundreds of requests a minute from one token: the throttle is not under test here.
+    settings.API_THROTTLE_RATES = {"token": "1000000/minute", "user": "1000000/minute"}
+
+
 @pytest.fixture
 def sync_refs(db):
     return {"visit": VisitFactory().pk, "org": OrganisationFactory().pk}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import MaxLengthValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -43,6 +44,16 @@ class LimitedCharField(serializers.CharField):
         super().__init__(**kwargs)
         self.max_length = limit  # drives maxLength in the schema
         self.validators.append(MaxLengthValidator(limit))
+
+    def run_validation(self, data=serializers.empty):
+        # The schema's maxLength counts what was sent; DRF trims whitespace first, so
+        # 6,000 characters of which 1,000 are trailing spaces would slip through.
+        if isinstance(data, str) and len(data) > self.max_length:
+            try:
+                MaxLengthValidator(self.max_length)(data)
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError(exc.messages) from None
+        return super().run_validation(data)
 
 
 def _limit(model, name: str) -> int:

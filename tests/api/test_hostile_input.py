@@ -253,3 +253,13 @@ def test_the_api_takes_json_bodies_only(manager_api):
     response = manager_api.post(f"/api/v1/commitments/{commitment.pk}/notes/", {"text": "hi"})
     assert_error(response, 415)
     assert not commitment.notes.exists()
+
+
+def test_length_limit_counts_what_was_sent_not_what_is_left_after_trimming(manager_api):
+    commitment = CommitmentFactory()
+    text = "note" + "\x0b" * 6000  # vertical tabs: whitespace DRF would trim away
+    response = manager_api.post(
+        f"/api/v1/commitments/{commitment.pk}/notes/", {"text": text}, format="json"
+    )
+    assert "text" in assert_error(response, 400)["errors"]
+    assert not commitment.notes.exists()

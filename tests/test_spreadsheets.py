@@ -228,3 +228,51 @@ def test_export_has_typed_cells_and_imports_back_unchanged(manager, visit, org, 
     ]
     spreadsheet_import_apply(user=manager, import_id=upload.pk)
     assert dict(Commitment.objects.values_list("pk", "version")) == before
+
+
+# --- Pages ----------------------------------------------------------------------------------
+
+
+def test_import_page_previews_with_errors_by_cell_then_confirms(client, manager, visit, org):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    rows = good_rows(3, visit, org)
+    rows[1][6] = "soon"
+    client.force_login(manager)
+    assert client.get("/commitments/import/").status_code == 200
+    upload = SimpleUploadedFile("p.xlsx", xlsx(rows), content_type="application/octet-stream")
+    preview = client.post("/commitments/import/", {"file": upload})
+    assert preview.status_code == 200
+    assert "2 to create, 0 to update, 0 unchanged, 1 with errors" in preview.text
+    assert "Due date</strong>: “soon” is not a date" in preview.text
+    assert Commitment.objects.count() == 0
+    confirm = client.post("/commitments/import/", {"confirm": SpreadsheetImport.objects.get().pk})
+    assert confirm.status_code == 302
+    assert Commitment.objects.count() == 2
+
+
+def test_import_page_refuses_a_macro_workbook_and_officers(client, manager, officer):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(manager)
+    refused = client.post(
+        "/commitments/import/", {"file": SimpleUploadedFile("m.xlsm", b"PK\x03\x04")}
+    )
+    assert refused.status_code == 400 and "macros" in refused.text
+    client.force_login(officer)
+    assert client.get("/commitments/import/").status_code == 403
+    assert not SpreadsheetImport.objects.exists()
+
+
+@pytest.mark.parametrize("path", ["/commitments/", "/commitments/overdue/"])
+def test_any_list_exports_its_current_filter_as_xlsx(client, officer, path, visit, org):
+    late = dt.date(2025, 1, 1)
+    CommitmentFactory(visit=visit, pledged_by=org, due_date=late, status="agreed", title="A")
+    CommitmentFactory(visit=visit, pledged_by=org, due_date=late, status="proposed", title="B")
+    client.force_login(officer)
+    response = client.get(f"{path}?status=agreed&format=xlsx")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/vnd.openxmlformats")
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    titles = [row[2] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert titles == ["A"]

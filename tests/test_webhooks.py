@@ -388,3 +388,18 @@ def test_webhook_pages_are_for_managers_only(client, officer, hook):
     assert client.get("/webhooks/").status_code == 403
     assert client.post(f"/webhooks/{hook.pk}/test/").status_code == 403
     assert not WebhookDelivery.objects.exists()
+
+
+def test_the_receiver_example_in_the_docs_accepts_our_signature_and_refuses_a_changed_body():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "webhooks.md").read_text()
+    example = doc.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(example.split("class Hook", 1)[0], namespace)  # noqa: S102 (our own docs)
+    secret = namespace["SECRET"].decode()
+    body = b'{"id":"1","event":"commitment.note_added"}'
+    header = webhooks.webhook_signature(secret=secret, timestamp=int(time.time()), body=body)
+    assert namespace["signature_ok"](header, body)
+    assert not namespace["signature_ok"](header, body.replace(b"1", b"2"))
+    assert not namespace["signature_ok"]("garbage", body)

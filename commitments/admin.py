@@ -1,17 +1,21 @@
-"""Admin for every model. Status moves and commitment edits go through the services."""
+"""Admin for every model. Every write goes through the services: commitment edits,
+watchers and status moves; history (status changes, evidence, notes, audit) is read-only."""
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from . import services
 from .exceptions import TransitionNotAllowed, VersionConflict
+from .forms import add_service_errors
 from .models import (
     ApiToken,
     AuditEvent,
     Channel,
     Commitment,
+    ContextFact,
     Evidence,
     Meeting,
     Note,
@@ -73,9 +77,9 @@ class PersonAdmin(admin.ModelAdmin):
 
 @admin.register(Source)
 class SourceAdmin(admin.ModelAdmin):
-    list_display = ("title", "publisher", "published_on", "language")
-    search_fields = ("title", "publisher", "author")
-    list_filter = ("language",)
+    list_display = ("title", "kind", "author", "publisher", "published_on", "language")
+    search_fields = ("title", "publisher", "author", "key")
+    list_filter = ("kind", "language")
 
 
 class MeetingInline(admin.StackedInline):
@@ -84,22 +88,97 @@ class MeetingInline(admin.StackedInline):
     filter_horizontal = ("participants",)
 
 
+class ContextFactInline(admin.StackedInline):
+    model = ContextFact
+    extra = 0
+
+
 @admin.register(Visit)
 class VisitAdmin(admin.ModelAdmin):
     list_display = ("title", "code", "start_date", "end_date", "place")
     search_fields = ("title", "place", "summary")
     list_filter = ("host_country", "visiting_country")
     filter_horizontal = ("sources",)
-    inlines = [MeetingInline]
+    inlines = [MeetingInline, ContextFactInline]
+
+
+class CommitmentAdminForm(forms.ModelForm):
+    """The admin's commitment form. Its last validation step is the write itself,
+    through the services: whatever a service refuses (an inactive owner, a value out of
+    bounds, a stale version) comes back as a form error on the page, never a 500, and no
+    field the form offers is dropped. The admin runs the whole request in one
+    transaction, so a refusal leaves nothing behind.
+
+    CommitmentAdmin.get_form sets `request` on the class it returns.
+    """
+
+    request = None
+    saved: Commitment | None = None
+
+    def full_clean(self):
+        super().full_clean()
+        if not self.is_bound or self._errors:
+            return
+        try:
+            with transaction.atomic():
+                self.saved = self._write()
+        except ValidationError as exc:
+            add_service_errors(self, exc)
+        except PermissionDenied as exc:
+            self.add_error(None, str(exc))
+        except VersionConflict:
+            self.add_error(
+                None, _("Someone else changed this commitment meanwhile; reload and try again.")
+            )
+
+    def _write(self) -> Commitment:
+        actor = self.request.user
+        data = {
+            name: self.cleaned_data[name]
+            for name in services.EDITABLE_FIELDS
+            if name in self.cleaned_data
+        }
+        watchers = self.cleaned_data.get("watchers")
+        if self.instance.pk is None:
+            return services.commitment_create(
+                actor=actor, channel=Channel.ADMIN, data=data, watchers=watchers or ()
+            )
+        saved, _changed = services.commitment_update(
+            commitment_id=self.instance.pk, actor=actor, channel=Channel.ADMIN, data=data
+        )
+        if watchers is not None:
+            saved, _changed = services.commitment_watchers_set(
+                commitment_id=saved.pk, actor=actor, channel=Channel.ADMIN, watchers=watchers
+            )
+        return saved
 
 
 @admin.register(Commitment)
 class CommitmentAdmin(admin.ModelAdmin):
+    form = CommitmentAdminForm
     list_display = ("reference", "title", "status", "sector", "owner", "due_date", "version")
     list_filter = ("status", "sector", "nature", "visit")
     search_fields = ("reference", "title", "description", "external_id")
-    autocomplete_fields = ("pledged_by", "beneficiary", "parent", "owner", "watchers")
-    readonly_fields = ("status", "version", "created_at", "updated_at", "status_changed_at")
+    autocomplete_fields = (
+        "pledged_by",
+        "co_pledgers",
+        "beneficiary",
+        "parent",
+        "owner",
+        "watchers",
+    )
+    # Read-only here, each for its reason: status moves by the actions (the move table);
+    # the reference is given by the service and never changes; a snooze needs a reason
+    # and is made on the commitment's page; the rest are kept by the services.
+    readonly_fields = (
+        "reference",
+        "status",
+        "snoozed_until",
+        "version",
+        "created_at",
+        "updated_at",
+        "status_changed_at",
+    )
     list_select_related = ("owner",)
     inlines = [StatusChangeInline, EvidenceInline, NoteInline]
     actions = ["move_to_in_progress", "move_to_agreed"]
@@ -111,26 +190,22 @@ class CommitmentAdmin(admin.ModelAdmin):
             fields.remove("reference")
         return fields
 
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.request = request
+        return form
+
     def save_model(self, request, obj, form, change):
-        # Creation and edits go through the services so history, version and the audit
-        # trail stay right. Errors come back as form errors (see save_form below).
-        data = {
-            name: form.cleaned_data[name]
-            for name in services.EDITABLE_FIELDS
-            if name in form.cleaned_data
-        }
-        if change:
-            saved, _changed = services.commitment_update(
-                commitment_id=obj.pk, actor=request.user, channel=Channel.ADMIN, data=data
-            )
-        else:
-            saved = services.commitment_create(
-                actor=request.user,
-                channel=Channel.ADMIN,
-                data=data,
-            )
-        obj.pk = saved.pk
+        # The form wrote it through the services while validating (CommitmentAdminForm).
+        obj.pk = form.saved.pk
         obj.refresh_from_db()
+
+    def save_related(self, request, form, formsets, change):
+        # Watchers were saved by the service with the rest: no form.save_m2m(), which
+        # would set them behind the services' back. The inlines are read-only (they
+        # save nothing, but the admin's change message reads what they report).
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
     def _move(self, request, queryset, to_status):
         moved = 0
@@ -157,6 +232,9 @@ class CommitmentAdmin(admin.ModelAdmin):
 
 
 class AppendOnlyAdmin(admin.ModelAdmin):
+    """History, shown read-only: no add, no change, no delete (single or bulk: without
+    delete permission the admin offers no "delete selected" action)."""
+
     def has_add_permission(self, request):
         return False
 
@@ -183,26 +261,22 @@ class AuditEventAdmin(AppendOnlyAdmin):
     list_select_related = ("commitment", "actor")
 
 
+# Evidence and notes are history: added on the commitment's page or by the API (through
+# the services), never changed or deleted; a mistaken note is retracted there.
 @admin.register(Evidence)
-class EvidenceAdmin(admin.ModelAdmin):
+class EvidenceAdmin(AppendOnlyAdmin):
     list_display = ("title", "commitment", "kind", "added_by", "added_at")
     list_filter = ("kind",)
     search_fields = ("title", "url", "commitment__reference")
     list_select_related = ("commitment", "added_by")
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Note)
-class NoteAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "commitment", "kind", "author")
+class NoteAdmin(AppendOnlyAdmin):
+    list_display = ("created_at", "commitment", "kind", "author", "retracts")
     list_filter = ("kind",)
     search_fields = ("text", "commitment__reference")
-    list_select_related = ("commitment", "author")
-
-    def has_change_permission(self, request, obj=None):
-        return False
+    list_select_related = ("commitment", "author", "retracts")
 
 
 @admin.register(Profile)

@@ -1,7 +1,8 @@
 """The one FilterSet for commitments, shared by the browser list and the REST API.
 
 Parameter names are a contract with integrations: status (several), sector, owner
-(username), visit, pledged_by, beneficiary (ids), overdue, due_before, due_after,
+(username), visit, pledged_by (any pledging party), beneficiary (ids), figure_kind,
+overdue, due_before, due_after,
 updated_since (ISO 8601), q (free text), ordering.
 """
 
@@ -14,7 +15,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .models import Commitment, Organisation, Sector, Status, Visit, today_local
+from .models import Commitment, FigureKind, Organisation, Sector, Status, Visit, today_local
 
 
 class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
@@ -39,8 +40,12 @@ class CommitmentFilterSet(django_filters.FilterSet):
         label=_("Owner (username)"),
     )
     visit = django_filters.ModelChoiceFilter(queryset=Visit.objects.all(), label=_("Visit"))
+    # Any pledging party: the first named (pledged_by) or one of the others (co_pledgers).
     pledged_by = django_filters.ModelChoiceFilter(
-        queryset=Organisation.objects.all(), label=_("Pledged by")
+        queryset=Organisation.objects.all(), method="filter_pledged_by", label=_("Pledged by")
+    )
+    figure_kind = django_filters.MultipleChoiceFilter(
+        choices=FigureKind.choices, label=_("Kind of figure")
     )
     beneficiary = django_filters.ModelChoiceFilter(
         queryset=Organisation.objects.all(), label=_("Beneficiary")
@@ -84,6 +89,9 @@ class CommitmentFilterSet(django_filters.FilterSet):
         )
         return queryset.filter(overdue) if value else queryset.exclude(overdue)
 
+    def filter_pledged_by(self, queryset, name, value):
+        return queryset if value is None else queryset.pledged_by_party(value)
+
     def filter_q(self, queryset, name, value):
         value = value.strip()
         if not value:
@@ -95,4 +103,9 @@ class CommitmentFilterSet(django_filters.FilterSet):
             | Q(external_id=value)
             | Q(pledged_by__name__icontains=value)
             | Q(beneficiary__name__icontains=value)
+            | Q(
+                pk__in=Commitment.co_pledgers.through.objects.filter(
+                    organisation__name__icontains=value
+                ).values("commitment_id")
+            )
         )

@@ -38,7 +38,7 @@ class TransitionForm(_VersionedForm):
     evidence_kind = forms.ChoiceField(
         label=_("Evidence kind"),
         choices=Evidence.Kind.choices,
-        initial=Evidence.Kind.MEDIA_REPORT,
+        initial=Evidence.Kind.NEWS_REPORT,
         required=False,
     )
 
@@ -61,7 +61,7 @@ class TransitionForm(_VersionedForm):
             EvidenceInput(
                 url=data["evidence_url"],
                 title=data["evidence_title"],
-                kind=data.get("evidence_kind") or Evidence.Kind.MEDIA_REPORT,
+                kind=data.get("evidence_kind") or Evidence.Kind.NEWS_REPORT,
             )
         ]
 
@@ -80,7 +80,7 @@ class EvidenceForm(forms.Form):
     )
     title = forms.CharField(label=_("Title"), max_length=300)
     kind = forms.ChoiceField(
-        label=_("Kind"), choices=Evidence.Kind.choices, initial=Evidence.Kind.MEDIA_REPORT
+        label=_("Kind"), choices=Evidence.Kind.choices, initial=Evidence.Kind.NEWS_REPORT
     )
     published_on = forms.DateField(
         label=_("Published on"), required=False, widget=forms.DateInput(attrs={"type": "date"})
@@ -98,6 +98,10 @@ class EvidenceForm(forms.Form):
 
 class NoteForm(forms.Form):
     text = forms.CharField(label=_("Note"), widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class RetractForm(forms.Form):
+    reason = forms.CharField(label=_("Why retract it?"), max_length=500)
 
 
 class SnoozeForm(_VersionedForm):

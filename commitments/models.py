@@ -99,11 +99,46 @@ def today_local(now: dt.datetime | None = None) -> dt.date:
     return timezone.localdate(now or timezone.now())
 
 
-class Source(models.Model):
-    """A document that reports on a visit. Its URL is left empty until a real one is known."""
+class DocumentKind(models.TextChoices):
+    """What a source or a piece of evidence is. A news report of a statement is not the
+    statement itself: who said it and who reported it differ."""
 
+    OFFICIAL_STATEMENT = "official_statement", _("Official statement")
+    NEWS_REPORT = "news_report", _("News report of a statement")
+    ANALYSIS = "analysis", _("Analysis")
+    DOCUMENT = "document", _("Document")
+    PHOTO = "photo", _("Photo")
+    DATASET = "dataset", _("Dataset")
+
+
+# Evidence kinds before migration 0007, and what each became. The migration and the API
+# (which still accepts the old names from integrations) read this one table.
+LEGACY_EVIDENCE_KINDS = {
+    "press_release": DocumentKind.OFFICIAL_STATEMENT,
+    "agreement_text": DocumentKind.DOCUMENT,
+    "official_letter": DocumentKind.DOCUMENT,
+    "media_report": DocumentKind.NEWS_REPORT,
+    "photo": DocumentKind.PHOTO,
+    "internal_memo": DocumentKind.DOCUMENT,
+}
+
+
+class Source(models.Model):
+    """A document that reports on a visit. Its URL is left empty until a real one is known;
+    a publisher the text does not name is left empty too."""
+
+    key = models.SlugField(
+        _("key"),
+        max_length=50,
+        blank=True,
+        default="",
+        help_text=_("Stable key of the source in imported data sets (e.g. 'press')."),
+    )
+    kind = models.CharField(
+        _("kind"), max_length=20, choices=DocumentKind.choices, blank=True, default=""
+    )
     title = models.CharField(_("title"), max_length=300)
-    publisher = models.CharField(_("author or publisher"), max_length=200)
+    publisher = models.CharField(_("publisher"), max_length=200, blank=True)
     author = models.CharField(_("author"), max_length=200, blank=True)
     published_on = models.DateField(_("published on"), null=True, blank=True)
     published_note = models.CharField(
@@ -120,10 +155,12 @@ class Source(models.Model):
         ordering = ["published_on", "title"]
         constraints = [
             models.UniqueConstraint(fields=["title", "publisher"], name="source_unique_title"),
+            models.UniqueConstraint(fields=["key"], condition=~Q(key=""), name="source_key_unique"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.title} ({self.publisher})"
+        by = self.publisher or self.author
+        return f"{self.title} ({by})" if by else self.title
 
 
 class Organisation(models.Model):
@@ -187,7 +224,8 @@ class Visit(models.Model):
         help_text=_("Prefix of its commitments' references, e.g. KZ-AF-2025."),
     )
     start_date = models.DateField(_("start date"))
-    end_date = models.DateField(_("end date"))
+    # Empty when no source states it: shown as "not stated", never guessed.
+    end_date = models.DateField(_("end date"), null=True, blank=True)
     place = models.CharField(_("place"), max_length=200)
     host_country = CountryField(_("host country"))
     visiting_country = CountryField(_("visiting country"))
@@ -205,7 +243,8 @@ class Visit(models.Model):
         ordering = ["-start_date"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(end_date__gte=models.F("start_date")), name="visit_dates_ordered"
+                condition=Q(end_date__isnull=True) | Q(end_date__gte=models.F("start_date")),
+                name="visit_dates_ordered",
             ),
             models.CheckConstraint(
                 condition=~Q(host_country=models.F("visiting_country")),
@@ -224,7 +263,8 @@ class Meeting(models.Model):
     """A meeting held during a visit, with who took part, as the sources report it."""
 
     visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="meetings")
-    held_on = models.DateField(_("held on"))
+    # Empty when the sources do not say which day it was.
+    held_on = models.DateField(_("held on"), null=True, blank=True)
     title = models.CharField(_("title"), max_length=300)
     summary = models.TextField(_("summary"), blank=True)
     participants = models.ManyToManyField(Person, related_name="meetings")
@@ -238,6 +278,52 @@ class Meeting(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class ContextFact(models.Model):
+    """A figure or background statement a source reports about a visit, kept with its
+    quote and source without making it a commitment (nobody pledged it)."""
+
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="context_facts")
+    key = models.SlugField(_("key"), max_length=50)
+    statement = models.CharField(_("statement"), max_length=500)
+    figure = models.CharField(
+        _("figure"), max_length=100, blank=True, help_text=_("As the source states it.")
+    )
+    quote = models.CharField(_("quoted phrase"), max_length=500)
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="context_facts")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["visit", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["visit", "key"], name="context_fact_unique_key"),
+        ]
+
+    def __str__(self) -> str:
+        return self.statement[:80]
+
+
+class FigureKind(models.TextChoices):
+    """What a commitment's amount is. Only the first three are money pledged."""
+
+    INVESTMENT = "investment", _("Money pledged: investment")
+    GRANT = "grant", _("Money pledged: grant")
+    CREDIT = "credit", _("Money pledged: credit")
+    AGREEMENT_VALUE = "agreement_value", _("Value of agreements signed")
+    TARGET_TRADE_TURNOVER = "target_trade_turnover", _("Target: trade turnover")
+    TARGET_VOLUME = "target_volume", _("Target: volume")
+
+
+MONEY_PLEDGED_KINDS = frozenset({FigureKind.INVESTMENT, FigureKind.GRANT, FigureKind.CREDIT})
+TARGET_KINDS = frozenset({FigureKind.TARGET_TRADE_TURNOVER, FigureKind.TARGET_VOLUME})
+
+
+class FigureUnit(models.TextChoices):
+    """Units of an amount that is not money (a money amount has a currency instead)."""
+
+    TONS = "tons", _("tons")
+    PERCENT = "percent", _("percent")
 
 
 class CommitmentQuerySet(models.QuerySet):
@@ -259,6 +345,12 @@ class CommitmentQuerySet(models.QuerySet):
 
     def owned_by(self, user) -> CommitmentQuerySet:
         return self.filter(owner=user)
+
+    def pledged_by_party(self, organisation) -> CommitmentQuerySet:
+        """Commitments the organisation pledged, alone or as one of several parties
+        (a subquery, not a join: no duplicate rows, no DISTINCT)."""
+        shared = Commitment.co_pledgers.through.objects.filter(organisation=organisation)
+        return self.filter(Q(pledged_by=organisation) | Q(pk__in=shared.values("commitment_id")))
 
     def editable_by(self, user) -> CommitmentQuerySet:
         """What `user` may change: everything for managers, owned/watched for officers."""
@@ -312,6 +404,14 @@ class Commitment(models.Model):
         on_delete=models.PROTECT,
         related_name="pledges_made",
     )
+    # The other parties of a pledge made by several ("both sides showed readiness"):
+    # pledged_by is the first named, these the rest. Filters match any of them.
+    co_pledgers = models.ManyToManyField(
+        Organisation,
+        verbose_name=_("also pledged by"),
+        blank=True,
+        related_name="pledges_shared",
+    )
     beneficiary = models.ForeignKey(
         Organisation,
         verbose_name=_("beneficiary"),
@@ -361,6 +461,26 @@ class Commitment(models.Model):
     )
     currency = models.CharField(
         _("currency"), max_length=3, blank=True, validators=[validate_currency]
+    )
+    # What the amount is (money pledged, agreements' value, a target): see FigureKind.
+    # Empty on an amount means "kind not stated", which is never counted as pledged.
+    figure_kind = models.CharField(
+        _("kind of figure"), max_length=24, choices=FigureKind.choices, blank=True, default=""
+    )
+    unit = models.CharField(
+        _("unit"),
+        max_length=12,
+        choices=FigureUnit.choices,
+        blank=True,
+        default="",
+        help_text=_("For an amount that is not money: tons, percent."),
+    )
+    figure_year = models.PositiveSmallIntegerField(
+        _("year referred to"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1900), MaxValueValidator(2200)],
+        help_text=_("Only where the source gives one."),
     )
     progress = models.PositiveSmallIntegerField(
         _("progress (%)"), default=0, validators=[MaxValueValidator(100)]
@@ -416,8 +536,16 @@ class Commitment(models.Model):
                 name="commitment_amount_not_negative",
             ),
             models.CheckConstraint(
-                condition=Q(amount__isnull=True) | ~Q(currency=""),
+                condition=Q(amount__isnull=True) | ~Q(currency="") | ~Q(unit=""),
                 name="commitment_amount_has_currency",
+            ),
+            models.CheckConstraint(
+                condition=Q(currency="") | Q(unit=""),
+                name="commitment_currency_or_unit",
+            ),
+            models.CheckConstraint(
+                condition=Q(figure_kind="") | Q(amount__isnull=False),
+                name="commitment_figure_kind_has_amount",
             ),
             models.CheckConstraint(
                 condition=Q(status__in=[s.value for s in Status]),
@@ -464,8 +592,19 @@ class Commitment(models.Model):
     def clean_values(self) -> None:
         """The rules of clean() that need no query (the set-based services check external
         ids for a whole batch at once and call this per row)."""
-        if self.amount is not None and not self.currency:
-            raise ValidationError({"currency": _("A currency is needed with an amount.")})
+        if self.amount is not None and not (self.currency or self.unit):
+            raise ValidationError(
+                {
+                    "currency": _(
+                        "A currency is needed with an amount (a unit, for a figure that "
+                        "is not money)."
+                    )
+                }
+            )
+        if self.currency and self.unit:
+            raise ValidationError({"unit": _("Give a currency or a unit, not both.")})
+        if self.figure_kind and self.amount is None:
+            raise ValidationError({"amount": _("A kind of figure needs an amount.")})
         if self.parent_id and self.parent_id == self.pk:
             raise ValidationError({"parent": _("A commitment cannot be its own parent.")})
 
@@ -475,6 +614,10 @@ class Commitment(models.Model):
 
     def is_overdue(self, on: dt.date | None = None) -> bool:
         return bool(self.is_open and self.due_date and self.due_date < (on or today_local()))
+
+    @property
+    def is_money_pledged(self) -> bool:
+        return self.amount is not None and self.figure_kind in MONEY_PLEDGED_KINDS
 
     def allowed_moves(self) -> list[str]:
         return sorted(TRANSITIONS[self.status])
@@ -494,7 +637,31 @@ class AppendOnlyQuerySet(models.QuerySet):
         raise TypeError(f"{self.model.__name__} rows are append-only.")
 
 
-class StatusChange(models.Model):
+class AppendOnlyModel(models.Model):
+    """A row of history: written once, never changed or deleted, through any path.
+
+    save() of an existing row, delete(), and queryset update()/delete() raise TypeError;
+    on PostgreSQL a trigger refuses UPDATE and DELETE as well (migration
+    0010_append_only_history), so raw SQL cannot rewrite history either. A mistaken
+    note is retracted by a new note (services.note_retract), never edited away.
+    """
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        # _state.adding, not pk: a new row may come with its id already chosen.
+        if not self._state.adding:
+            raise TypeError(f"{type(self).__name__} rows are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError(f"{type(self).__name__} rows are append-only.")
+
+
+class StatusChange(AppendOnlyModel):
     """One status move. Append-only: the application never updates or deletes these."""
 
     commitment = models.ForeignKey(
@@ -511,8 +678,6 @@ class StatusChange(models.Model):
     # The commitment's version this move produced: orders moves of one commitment.
     version = models.PositiveIntegerField()
 
-    objects = AppendOnlyQuerySet.as_manager()
-
     class Meta:
         ordering = ["-at", "-id"]
         get_latest_by = "at"
@@ -525,23 +690,9 @@ class StatusChange(models.Model):
     def __str__(self) -> str:
         return f"{self.commitment_id}: {self.from_status or '-'} → {self.to_status}"
 
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise TypeError("StatusChange rows are append-only.")
-        super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
-        raise TypeError("StatusChange rows are append-only.")
-
-
-class Evidence(models.Model):
-    class Kind(models.TextChoices):
-        PRESS_RELEASE = "press_release", _("Press release")
-        AGREEMENT_TEXT = "agreement_text", _("Agreement text")
-        OFFICIAL_LETTER = "official_letter", _("Official letter")
-        MEDIA_REPORT = "media_report", _("Media report")
-        PHOTO = "photo", _("Photo")
-        INTERNAL_MEMO = "internal_memo", _("Internal memo")
+class Evidence(AppendOnlyModel):
+    Kind = DocumentKind
 
     commitment = models.ForeignKey(Commitment, on_delete=models.PROTECT, related_name="evidence")
     url = models.CharField(_("URL"), max_length=1000, blank=True, validators=[validate_http_url])
@@ -555,7 +706,7 @@ class Evidence(models.Model):
     )
     title = models.CharField(_("title"), max_length=300)
     kind = models.CharField(
-        _("kind"), max_length=20, choices=Kind.choices, default=Kind.MEDIA_REPORT
+        _("kind"), max_length=20, choices=DocumentKind.choices, default=DocumentKind.NEWS_REPORT
     )
     published_on = models.DateField(_("published on"), null=True, blank=True)
     added_by = models.ForeignKey(
@@ -581,14 +732,20 @@ class Evidence(models.Model):
             raise ValidationError({"url": _("Give a link, or the source document on record.")})
 
 
-class Note(models.Model):
-    """A follow-up log entry. Snoozes and reassignments are notes of their own kind."""
+class Note(AppendOnlyModel):
+    """A follow-up log entry. Snoozes and reassignments are notes of their own kind.
+
+    A note is never edited or deleted: a retraction is a note of its own (kind
+    `retraction`, `retracts` pointing at the original, its text the reason) that hides
+    the original from the default timeline and keeps it for audit.
+    """
 
     class Kind(models.TextChoices):
         COMMENT = "comment", _("Note")
         SNOOZE = "snooze", _("Follow-up snoozed")
         REASSIGN = "reassign", _("Reassigned")
         SYSTEM = "system", _("System")
+        RETRACTION = "retraction", _("Note retracted")
 
     commitment = models.ForeignKey(Commitment, on_delete=models.PROTECT, related_name="notes")
     author = models.ForeignKey(
@@ -598,15 +755,39 @@ class Note(models.Model):
     text = models.TextField(_("text"))
     channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.WEB)
     created_at = models.DateTimeField(default=timezone.now)
+    retracts = models.OneToOneField(
+        "self",
+        verbose_name=_("retracts"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="retracted_by",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            # A retraction names the note it retracts, and only a retraction does.
+            models.CheckConstraint(
+                condition=(Q(kind="retraction") & Q(retracts__isnull=False))
+                | (~Q(kind="retraction") & Q(retracts__isnull=True)),
+                name="note_retraction_names_its_note",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.text[:60]
 
+    @property
+    def is_retracted(self) -> bool:
+        # A reverse one-to-one: select_related("retracted_by") makes this query-free.
+        try:
+            return self.retracted_by is not None
+        except Note.retracted_by.RelatedObjectDoesNotExist:
+            return False
 
-class AuditEvent(models.Model):
+
+class AuditEvent(AppendOnlyModel):
     """Append-only audit trail: every write a service makes, who made it, through what.
 
     `changes` maps a field name to [old, new] (as text) for updates; other actions carry
@@ -624,21 +805,33 @@ class AuditEvent(models.Model):
     )
     changes = models.JSONField(default=dict, blank=True)
 
-    objects = AppendOnlyQuerySet.as_manager()
-
     class Meta:
         ordering = ["-at", "-id"]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action}"
 
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise TypeError("AuditEvent rows are append-only.")
-        super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
-        raise TypeError("AuditEvent rows are append-only.")
+class ImportRecord(models.Model):
+    """What the last import of a data set wrote into one row, field by field.
+
+    The importer compares three values per field: this one (what it wrote last), the
+    row's current value and the file's. A row nobody touched since takes the file's
+    value; a value someone changed since is kept and reported as a conflict.
+    """
+
+    model = models.CharField(max_length=40)
+    key = models.CharField(_("natural key"), max_length=400)
+    values = models.JSONField(default=dict)
+    imported_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["model", "key"], name="import_record_unique_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model}:{self.key}"
 
 
 class ChangeCounter(models.Model):

@@ -65,3 +65,13 @@ def can_reopen(user) -> bool:
 
 def can_reassign(user) -> bool:
     return is_manager(user)
+
+
+def can_retract_note(user, note) -> bool:
+    """A comment may be retracted by its author or by a manager. Notes the system wrote
+    (snoozes, reassignments, retractions themselves) record what happened and stay."""
+    from .models import Note
+
+    if note.kind != Note.Kind.COMMENT or not user.is_authenticated:
+        return False
+    return is_manager(user) or (note.author_id is not None and note.author_id == user.pk)

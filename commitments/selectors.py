@@ -16,9 +16,13 @@ from typing import Any
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 
 from .models import (
+    MONEY_PLEDGED_KINDS,
     OPEN_STATUSES,
+    TARGET_KINDS,
     Commitment,
     Evidence,
+    FigureKind,
+    FigureUnit,
     Note,
     Reminder,
     Sector,
@@ -68,7 +72,12 @@ def rows_for_page(ids: list[int]) -> list[Commitment]:
     Pages are cut in two steps: the filtered, ordered query selects only ids (a narrow
     sort the database does fast even over 100,000 rows), then this fetches the page's
     rows with their joins and annotations by primary key."""
-    rows = {c.pk: c for c in commitment_rows(Commitment.objects.filter(pk__in=ids))}
+    rows = {
+        c.pk: c
+        for c in commitment_rows(Commitment.objects.filter(pk__in=ids)).prefetch_related(
+            "co_pledgers"
+        )
+    }
     return [rows[pk] for pk in ids if pk in rows]
 
 
@@ -95,7 +104,13 @@ class Dashboard:
     due_soon_count: int
     due_soon_from: dt.date
     due_soon_until: dt.date
-    pledged: list[dict[str, Any]]  # status, label, currency, total, count
+    # Money pledged (investment, grant, credit) only: status, label, currency, total, count.
+    pledged: list[dict[str, Any]]
+    # The other kinds of figure, never added to the above: each row has kind, label,
+    # measure (a currency or a unit), total, count.
+    agreements: list[dict[str, Any]]  # value of agreements signed
+    targets: list[dict[str, Any]]  # trade turnover, volume
+    unstated: list[dict[str, Any]]  # an amount whose kind nobody recorded
     open_statuses: list[tuple[str, str]]
 
 
@@ -105,14 +120,15 @@ def dashboard_figures(on: dt.date | None = None) -> Dashboard:
     open_statuses = [(s.value, s.label) for s in Status if s in OPEN_STATUSES]
     open_values = {value for value, _ in open_statuses}
 
-    # One scan gives the totals by status, the open sector x status grid and the pledged
-    # amounts by status and currency.
+    # One scan gives the totals by status, the open sector x status grid and the sums of
+    # figures by kind (money pledged also by status) and currency or unit.
     grid: dict[str, dict[str, int]] = {}
     status_counts: dict[str, int] = {}
     money: dict[tuple[str, str], list] = {}
-    for sector, status, currency, n, total, with_amount in (
+    other: dict[tuple[str, str], list] = {}
+    for sector, status, currency, kind, unit, n, total, with_amount in (
         Commitment.objects.order_by()
-        .values_list("sector", "status", "currency")
+        .values_list("sector", "status", "currency", "figure_kind", "unit")
         .annotate(
             n=Count("pk"),
             total=Sum("amount"),
@@ -123,10 +139,14 @@ def dashboard_figures(on: dt.date | None = None) -> Dashboard:
         if status in open_values:
             cell = grid.setdefault(sector, {})
             cell[status] = cell.get(status, 0) + n
-        if with_amount:
+        if not with_amount:
+            continue
+        if kind in MONEY_PLEDGED_KINDS:
             pair = money.setdefault((status, currency), [Decimal(0), 0])
-            pair[0] += total
-            pair[1] += with_amount
+        else:
+            pair = other.setdefault((kind, currency or unit), [Decimal(0), 0])
+        pair[0] += total
+        pair[1] += with_amount
     by_status = [(s.value, s.label, status_counts.get(s.value, 0)) for s in Status]
     by_sector = [
         SectorRow(
@@ -167,6 +187,21 @@ def dashboard_figures(on: dt.date | None = None) -> Dashboard:
         for (status, currency), (total, n) in money.items()
     ]
     pledged.sort(key=lambda row: (Status.values.index(row["status"]), row["currency"]))
+    kinds = dict(FigureKind.choices)
+    units = dict(FigureUnit.choices)
+    figures = sorted(
+        (
+            {
+                "kind": kind,
+                "label": kinds.get(kind, "Kind not stated"),
+                "measure": units.get(measure, measure),
+                "total": total,
+                "count": n,
+            }
+            for (kind, measure), (total, n) in other.items()
+        ),
+        key=lambda row: (row["kind"], row["measure"]),
+    )
 
     return Dashboard(
         by_status=by_status,
@@ -178,6 +213,9 @@ def dashboard_figures(on: dt.date | None = None) -> Dashboard:
         due_soon_from=on,
         due_soon_until=until,
         pledged=pledged,
+        agreements=[r for r in figures if r["kind"] == FigureKind.AGREEMENT_VALUE],
+        targets=[r for r in figures if r["kind"] in TARGET_KINDS],
+        unstated=[r for r in figures if not r["kind"]],
         open_statuses=open_statuses,
     )
 
@@ -205,7 +243,10 @@ def _status_entries(commitment: Commitment) -> Iterable[TimelineEntry]:
 
 
 def _note_entries(commitment: Commitment) -> Iterable[TimelineEntry]:
-    for note in Note.objects.filter(commitment=commitment).select_related("author"):
+    notes = Note.objects.filter(commitment=commitment).select_related(
+        "author", "retracted_by", "retracts__author"
+    )
+    for note in notes:
         yield TimelineEntry(at=note.created_at, kind="note", actor=note.author, item=note, rank=1)
 
 
@@ -236,8 +277,15 @@ TIMELINE_SOURCES: list[Callable[[Commitment], Iterable[TimelineEntry]]] = [
 ]
 
 
-def commitment_timeline(commitment: Commitment) -> list[TimelineEntry]:
-    """Status changes, notes, evidence and reminders of one commitment, newest first."""
+def commitment_timeline(
+    commitment: Commitment, *, show_retracted: bool = False
+) -> list[TimelineEntry]:
+    """Status changes, notes, evidence and reminders of one commitment, newest first.
+
+    Retracted notes are left out unless `show_retracted` (their retraction entries stay,
+    so the default view still says a note was withdrawn, by whom and why)."""
     entries = [entry for source in TIMELINE_SOURCES for entry in source(commitment)]
+    if not show_retracted:
+        entries = [e for e in entries if not (e.kind == "note" and e.item.is_retracted)]
     entries.sort(key=lambda e: (e.at, e.rank, getattr(e.item, "pk", 0) or 0), reverse=True)
     return entries

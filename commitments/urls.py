@@ -20,6 +20,11 @@ urlpatterns = [
     ),
     path("commitments/<int:pk>/evidence/", views.evidence_add, name="evidence-add"),
     path("commitments/<int:pk>/notes/", views.note_add, name="note-add"),
+    path(
+        "commitments/<int:pk>/notes/<int:note_pk>/retract/",
+        views.note_retract,
+        name="note-retract",
+    ),
     path("commitments/<int:pk>/snooze/", views.commitment_snooze, name="commitment-snooze"),
     path("commitments/<int:pk>/reassign/", views.commitment_reassign, name="commitment-reassign"),
     path("visits/<int:pk>/", views.visit_detail, name="visit-detail"),

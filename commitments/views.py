@@ -29,13 +29,14 @@ from .forms import (
     EvidenceForm,
     NoteForm,
     ReassignForm,
+    RetractForm,
     SnoozeForm,
     TransitionForm,
     add_service_errors,
 )
 from .integration_views import xlsx_response
-from .models import Channel, Commitment, Status, Visit
-from .permissions import can_edit, can_reassign
+from .models import Channel, Commitment, Note, Status, Visit
+from .permissions import can_edit, can_reassign, can_retract_note
 
 PAGE_SIZES = (25, 50, 100)
 # Overdue list grouping: the parameter value and the columns it orders by first.
@@ -133,7 +134,7 @@ def overdue_list(request: HttpRequest) -> HttpResponse:
                 status=400,
                 content_type="text/plain; charset=utf-8",
             )
-        return _overdue_csv(selectors.commitment_rows(queryset))
+        return _overdue_csv(selectors.commitment_rows(queryset).prefetch_related("co_pledgers"))
     if request.GET.get("format") == "xlsx" and valid:
         return xlsx_response(queryset, "overdue")
     page, size = _page(request, queryset)
@@ -162,8 +163,15 @@ CSV_HEADER = (
     "due_date",
     "owner",
     "pledged_by",
+    "also_pledged_by",
     "beneficiary",
     "sector",
+    # What the amount is: money pledged, agreements' value or a target, so a sum over
+    # the column is only ever taken within one kind.
+    "figure_kind",
+    "amount",
+    "currency_or_unit",
+    "figure_year",
     "last_status_change_at",
     "last_status_change_note",
     "next_follow_up_at",
@@ -199,8 +207,13 @@ def _overdue_csv(queryset: QuerySet[Commitment]) -> StreamingHttpResponse:
                     c.due_date.isoformat() if c.due_date else "",
                     _csv_cell(c.owner.get_username() if c.owner else ""),
                     _csv_cell(c.pledged_by.name),
+                    _csv_cell("; ".join(o.name for o in c.co_pledgers.all())),
                     _csv_cell(c.beneficiary.name if c.beneficiary else ""),
                     c.sector,
+                    c.figure_kind,
+                    "" if c.amount is None else f"{c.amount:.2f}",
+                    c.currency or c.unit,
+                    c.figure_year or "",
                     c.last_change_at.isoformat() if c.last_change_at else "",
                     _csv_cell(c.last_change_note or ""),
                     c.next_follow_up_at.isoformat() if c.next_follow_up_at else "",
@@ -229,11 +242,22 @@ def _render_detail(
     request: HttpRequest, commitment: Commitment, *, status: int = 200, **forms
 ) -> HttpResponse:
     editable = can_edit(request.user, commitment)
+    show_retracted = request.GET.get("history") == "all"
+    timeline = selectors.commitment_timeline(commitment, show_retracted=show_retracted)
     context = {
         "commitment": commitment,
         "children": commitment.children.select_related("owner").order_by("reference"),
         "watchers": commitment.watchers.order_by("username"),
-        "timeline": selectors.commitment_timeline(commitment),
+        "timeline": timeline,
+        "show_retracted": show_retracted,
+        # Notes this user may retract (their own comments; any comment for a manager).
+        "retractable": {
+            e.item.pk
+            for e in timeline
+            if e.kind == "note"
+            and not e.item.is_retracted
+            and can_retract_note(request.user, e.item)
+        },
         "can_edit": editable,
         "can_reassign": can_reassign(request.user),
         "status_values": Status,
@@ -371,6 +395,30 @@ def note_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+def note_retract(request: HttpRequest, pk: int, note_pk: int) -> HttpResponse:
+    commitment = _commitment(pk)
+    note = get_object_or_404(Note, pk=note_pk, commitment=commitment)
+    if not can_retract_note(request.user, note):
+        raise PermissionDenied(_("Only the note's author or a manager may retract it."))
+    form = RetractForm(request.POST)
+    if form.is_valid():
+        try:
+            services.note_retract(
+                note_id=note.pk,
+                actor=request.user,
+                channel=Channel.WEB,
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            return _done(request, commitment, _("Note retracted."))
+    else:
+        messages.error(request, _("Say why the note is retracted."))
+    return _render_detail(request, _commitment(pk), status=400)
+
+
+@require_POST
 def commitment_snooze(request: HttpRequest, pk: int) -> HttpResponse:
     commitment = _editable(request, pk)
     form = SnoozeForm(request.POST, commitment=commitment)
@@ -436,6 +484,7 @@ def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "visit": visit,
             "sources": visit.sources.order_by("published_on", "title"),
             "meetings": visit.meetings.order_by("held_on", "title"),
+            "context_facts": visit.context_facts.select_related("source"),
             "page_obj": page,
             "per_page": size,
             "page_sizes": PAGE_SIZES,

@@ -97,7 +97,11 @@ def test_create_many_writes_nothing_for_a_refused_item(manager, visit, org):
         ],
     )
     assert isinstance(results[0], Commitment) and isinstance(results[4], Commitment)
-    assert results[1].message_dict == {"currency": ["A currency is needed with an amount."]}
+    assert results[1].message_dict == {
+        "currency": [
+            "A currency is needed with an amount (a unit, for a figure that is not money)."
+        ]
+    }
     assert set(results[2].message_dict) == {"colour"}
     assert set(results[3].message_dict) == {"status"}
     after = (Commitment.objects.count(), StatusChange.objects.count(), AuditEvent.objects.count())

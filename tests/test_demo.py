@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
 from commitments.models import Channel, Commitment, StatusChange
@@ -63,7 +63,7 @@ def test_forced_load_demo_adds_users_and_leaves_real_commitments_alone(db, monke
 
     assert _snapshot() == before
     assert all(owner is None and due is None for owner, due, *_ in before.values())
-    assert authenticate(username="officer", password="a-demo-password-2025")
+    assert User.objects.get(username="officer").check_password("a-demo-password-2025")
 
 
 def test_load_demo_never_changes_an_existing_user(db, monkeypatch):
@@ -78,7 +78,7 @@ def test_load_demo_never_changes_an_existing_user(db, monkeypatch):
     assert not admin.is_superuser and not admin.is_staff
     assert admin.email == "ops@ministry.example"
     # The other demo users were created with the demo password.
-    assert authenticate(username="manager", password="a-demo-password-2025")
+    assert User.objects.get(username="manager").check_password("a-demo-password-2025")
 
 
 def test_load_demo_twice_changes_nothing_the_second_time(db, monkeypatch):

@@ -15,6 +15,7 @@ from django.utils import timezone
 from commitments.models import (
     AuditEvent,
     Evidence,
+    FigureKind,
     Note,
     Sector,
     Status,
@@ -158,7 +159,7 @@ def test_status_update_with_note_and_evidence_writes_history_and_redirects(
             "note": "Working group met.",
             "evidence_url": "https://example.org/minutes",
             "evidence_title": "Minutes",
-            "evidence_kind": Evidence.Kind.OFFICIAL_LETTER,
+            "evidence_kind": Evidence.Kind.DOCUMENT,
         },
     )
     assert response.status_code == 302 and response["Location"] == _detail(commitment)
@@ -167,7 +168,7 @@ def test_status_update_with_note_and_evidence_writes_history_and_redirects(
     change = StatusChange.objects.filter(commitment=commitment).order_by("-version").first()
     assert (change.note, change.actor, change.channel) == ("Working group met.", officer, "web")
     assert list(commitment.evidence.values_list("url", "kind")) == [
-        ("https://example.org/minutes", Evidence.Kind.OFFICIAL_LETTER)
+        ("https://example.org/minutes", Evidence.Kind.DOCUMENT)
     ]
     page = client.get(_detail(commitment)).content.decode()
     assert "Working group met." in page and "Status changed to In progress." in page
@@ -360,7 +361,11 @@ def test_add_evidence_note_and_snooze_show_in_the_timeline(client, officer, comm
             client,
             commitment,
             "evidence-add",
-            {"url": "https://example.org/a", "title": "Press release", "kind": "press_release"},
+            {
+                "url": "https://example.org/a",
+                "title": "Statement",
+                "kind": "official_statement",
+            },
         ).status_code
         == 302
     )
@@ -554,16 +559,35 @@ def test_overdue_csv_with_bad_filters_is_a_400(client, manager):
 
 
 def test_dashboard_figures(client, viewer):
-    _overdue(3, status=Status.BLOCKED, sector=Sector.MINING, amount=100, currency="USD")
-    CommitmentFactory(due_date=TODAY() + dt.timedelta(days=5), amount=50, currency="KZT")
+    _overdue(
+        3,
+        status=Status.BLOCKED,
+        sector=Sector.MINING,
+        amount=100,
+        currency="USD",
+        figure_kind=FigureKind.INVESTMENT,
+    )
+    CommitmentFactory(
+        due_date=TODAY() + dt.timedelta(days=5),
+        amount=50,
+        currency="KZT",
+        figure_kind=FigureKind.GRANT,
+    )
     CommitmentFactory(due_date=TODAY() + dt.timedelta(days=20))
-    CommitmentFactory(status=Status.FULFILLED, amount=70, currency="USD")
+    CommitmentFactory(
+        status=Status.FULFILLED, amount=70, currency="USD", figure_kind=FigureKind.CREDIT
+    )
+    # Not money pledged: counted apart, never in the pledged table.
+    CommitmentFactory(amount=3000, currency="USD", figure_kind=FigureKind.TARGET_TRADE_TURNOVER)
+    CommitmentFactory(amount=5, unit="tons", figure_kind=FigureKind.TARGET_VOLUME)
+    CommitmentFactory(amount=140, currency="USD", figure_kind=FigureKind.AGREEMENT_VALUE)
+    CommitmentFactory(amount=9, currency="USD")  # kind not stated
     client.force_login(viewer)
     response = client.get("/")
     figures = response.context["figures"]
     assert figures.overdue_count == 1
     assert figures.due_soon_count == 1
-    assert figures.open_total == 3
+    assert figures.open_total == 7
     counts = {row.sector: row.counts for row in figures.by_sector}
     assert counts[Sector.MINING][Status.BLOCKED] == 1
     pledged = {(r["status"], r["currency"]): r["total"] for r in figures.pledged}
@@ -572,8 +596,15 @@ def test_dashboard_figures(client, viewer):
         (Status.BLOCKED, "USD"): 100,
         (Status.FULFILLED, "USD"): 70,
     }
+    assert [(r["kind"], r["measure"], r["total"]) for r in figures.targets] == [
+        (FigureKind.TARGET_TRADE_TURNOVER, "USD", 3000),
+        (FigureKind.TARGET_VOLUME, "tons", 5),
+    ]
+    assert [(r["measure"], r["total"]) for r in figures.agreements] == [("USD", 140)]
+    assert [(r["measure"], r["total"]) for r in figures.unstated] == [("USD", 9)]
     html = response.content.decode()
     assert "<svg" in html and "Mining: Blocked 1" in html
+    assert "Target: trade turnover" in html and "Value of agreements signed" in html
     assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "cdn" not in html.lower()
 

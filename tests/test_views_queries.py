@@ -16,10 +16,11 @@ pytestmark = pytest.mark.django_db
 
 # Each starts with the session and the user, then the page's own reads.
 PAGE_QUERIES = {
-    # count, the page's ids, its rows (joined, last status change annotated), filter choices
-    # (owners, visits, pledging and beneficiary organisations)
-    "/commitments/": 9,
-    "/commitments/overdue/": 9,
+    # count, the page's ids, its rows (joined, last status change annotated), their other
+    # pledging parties, filter choices (owners, visits, pledging and beneficiary
+    # organisations)
+    "/commitments/": 10,
+    "/commitments/overdue/": 10,
     # sector x status x currency counts and sums, overdue and due-soon counts, due-soon rows
     "/": 5,
 }
@@ -65,7 +66,7 @@ def test_overdue_grouped_and_csv_query_counts_are_constant(
     client.force_login(manager)
     with django_assert_num_queries(PAGE_QUERIES["/commitments/overdue/"]):
         client.get("/commitments/overdue/", {"group": "organisation", "per_page": 100})
-    with django_assert_num_queries(3):  # session, user, the rows
+    with django_assert_num_queries(4):  # session, user, the rows, their other pledgers
         response = client.get("/commitments/overdue/", {"format": "csv"})
         lines = b"".join(response.streaming_content).decode().splitlines()
     assert len(lines) == 1 + size * 3
@@ -82,8 +83,8 @@ def test_detail_timeline_query_count_is_constant(
         )
         CommitmentFactory(parent=commitment)
     client.force_login(officer)
-    # session, user, commitment, groups, children, watchers, then one query per timeline
-    # source: statuses, notes, evidence, reminders.
-    with django_assert_num_queries(10):
+    # session, user, commitment, groups, its other pledging parties, children, watchers,
+    # then one query per timeline source: statuses, notes, evidence, reminders.
+    with django_assert_num_queries(11):
         response = client.get(f"/commitments/{commitment.pk}/")
     assert len(response.context["timeline"]) == 2 * size + 1

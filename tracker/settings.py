@@ -46,7 +46,13 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_guid",
+    "axes",
+    "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "commitments",
+    "accounts",
 ]
 
 MIDDLEWARE = [
@@ -54,6 +60,8 @@ MIDDLEWARE = [
     # and every log line made while handling the request names it.
     "tracker.request_id.request_id_middleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -61,9 +69,15 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Second factor: django-otp tells whether the session is verified; ours sends a user
+    # who has a device to the code page until it is.
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.middleware.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a refused sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "tracker.urls"
@@ -112,6 +126,30 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
+# django-axes checks first: a locked-out username+IP is refused before any password is
+# checked (so a burst of guesses learns nothing once the limit is reached).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Lockout after this many failed sign-ins for one username from one IP address, for
+# AXES_COOLOFF_TIME hours (0: until a manager or admin deletes the attempt in the admin,
+# "Access attempts"). The IP is REMOTE_ADDR: the address that connected.
+AXES_FAILURE_LIMIT = env.int("TRACKER_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("TRACKER_LOGIN_LOCKOUT_HOURS", default=1.0) or None
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+# The log names who tried from where (axes masks both by default); passwords are never
+# logged or stored.
+AXES_SENSITIVE_PARAMETERS: list[str] = []
+# Optional second factor for managers and administrators (accounts/, django-otp): the
+# name authenticator apps show for the tracker's codes.
+OTP_TOTP_ISSUER = env.str("TRACKER_OTP_ISSUER", default="Commitment tracker")
+# A reset link is good once (the token depends on the password hash and last login)
+# and for this many seconds.
+PASSWORD_RESET_TIMEOUT = env.int("TRACKER_PASSWORD_RESET_SECONDS", default=3 * 3600)
 
 # --- Internationalisation --------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -136,18 +174,62 @@ SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-SECURE_HSTS_PRELOAD = True
+# Preloading is a promise to browsers that is slow to take back (removal from the lists
+# takes months): off unless the deployment opts in, knowing every subdomain is HTTPS.
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=False)
+if not SECURE_HSTS_PRELOAD:
+    # check --deploy asks for preload (W021); leaving it off is the decision above.
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]
 # X-Forwarded-Proto is believed only when a proxy we run sets it (and strips any a client
 # sent): otherwise a client could claim HTTPS over plain HTTP. gunicorn.conf.py takes the
 # proxy's address from FORWARDED_ALLOW_IPS.
 if env.bool("DJANGO_TRUST_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Behind that proxy every client arrives from its address: the sign-in lockout keys
+    # on the client address the proxy appends to X-Forwarded-For instead.
+    AXES_IPWARE_PROXY_COUNT = 1
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
 # Load balancers probe over plain HTTP inside the network; a redirect would fail the probe.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy on every response (django-csp): scripts, styles, fonts and
+# images from this site only; no inline script or style anywhere (templates load
+# static/js/tracker.js and static/css/tracker.css; the Swagger UI page loads its setup
+# script from its own URL). data: images are for Swagger UI's icons and the empty favicon.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    },
+}
+# Browser features the tracker never uses are switched off for its pages
+# (django-permissions-policy).
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "usb",
+    )
+}
 # Largest request body Django reads into memory; bigger API bodies get 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DJANGO_MAX_BODY_BYTES", default=5 * 1024 * 1024)
 

@@ -14,8 +14,12 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..models import (
+    LEGACY_EVIDENCE_KINDS,
     Commitment,
+    ContextFact,
     Evidence,
+    FigureKind,
+    FigureUnit,
     Nature,
     Note,
     Organisation,
@@ -167,6 +171,17 @@ class CommitmentSerializer(StrictMixin, serializers.Serializer):
         allow_null=True,
     )
     pledged_by = CachedPrimaryKeyRelatedField(queryset=Organisation.objects.all())
+    co_pledgers = serializers.PrimaryKeyRelatedField(
+        queryset=Organisation.objects.all(),
+        many=True,
+        required=False,
+        help_text="The other parties of a pledge made by several (e.g. both sides).",
+    )
+    pledgers = serializers.ListField(
+        child=serializers.IntegerField(),
+        read_only=True,
+        help_text="Every pledging party: pledged_by first, then co_pledgers.",
+    )
     beneficiary = CachedPrimaryKeyRelatedField(
         queryset=Organisation.objects.all(), required=False, allow_null=True
     )
@@ -175,6 +190,16 @@ class CommitmentSerializer(StrictMixin, serializers.Serializer):
     )
     currency = serializers.CharField(
         max_length=3, required=False, allow_blank=True, validators=[validate_currency]
+    )
+    figure_kind = serializers.ChoiceField(
+        choices=FigureKind.choices,
+        required=False,
+        allow_blank=True,
+        help_text="What the amount is; only investment, grant and credit are money pledged.",
+    )
+    unit = serializers.ChoiceField(choices=FigureUnit.choices, required=False, allow_blank=True)
+    figure_year = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1900, max_value=2200
     )
     progress = serializers.IntegerField(required=False, min_value=0, max_value=100)
     source = CachedPrimaryKeyRelatedField(
@@ -198,6 +223,8 @@ class CommitmentSerializer(StrictMixin, serializers.Serializer):
         if today is None:
             today = self.context["today"] = today_local()
         base = f"{API_PREFIX}commitments/{c.pk}/"
+        # Prefetched by the viewset: one query per page, not per row.
+        co_pledgers = sorted(o.pk for o in c.co_pledgers.all())
         return {
             "id": c.pk,
             "reference": c.reference,
@@ -217,9 +244,14 @@ class CommitmentSerializer(StrictMixin, serializers.Serializer):
             "status_changed_at": _datetime(c.status_changed_at),
             "owner": _owner_username(c),
             "pledged_by": c.pledged_by_id,
+            "co_pledgers": co_pledgers,
+            "pledgers": [c.pledged_by_id, *co_pledgers],
             "beneficiary": c.beneficiary_id,
             "amount": None if c.amount is None else f"{c.amount:.2f}",
             "currency": c.currency,
+            "figure_kind": c.figure_kind,
+            "unit": c.unit,
+            "figure_year": c.figure_year,
             "progress": c.progress,
             "source": c.source_id,
             "source_quote": c.source_quote,
@@ -265,10 +297,20 @@ class SyncResponseSerializer(serializers.Serializer):
     results = SyncItemResultSerializer(many=True)
 
 
+class EvidenceKindField(serializers.ChoiceField):
+    """The evidence kinds, also accepting the names used before migration 0007
+    (press_release, media_report, ...) so integrations written then keep working."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and data in LEGACY_EVIDENCE_KINDS:
+            data = LEGACY_EVIDENCE_KINDS[data].value
+        return super().to_internal_value(data)
+
+
 class EvidenceInputSerializer(StrictMixin, serializers.Serializer):
     url = serializers.CharField(max_length=1000, validators=[validate_http_url])
     title = serializers.CharField(max_length=300)
-    kind = serializers.ChoiceField(choices=Evidence.Kind.choices, required=False)
+    kind = EvidenceKindField(choices=Evidence.Kind.choices, required=False)
     published_on = serializers.DateField(required=False, allow_null=True)
 
 
@@ -306,7 +348,14 @@ class NoteInputSerializer(StrictMixin, serializers.Serializer):
     text = serializers.CharField(max_length=5000)
 
 
+class ContextFactSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ContextFact
+        fields = ("key", "statement", "figure", "quote", "source")
+
+
 class VisitSerializer(serializers.ModelSerializer):
+    context_facts = ContextFactSerializer(many=True, read_only=True)
     host_country = serializers.CharField(source="host_country.code", read_only=True)
     visiting_country = serializers.CharField(source="visiting_country.code", read_only=True)
 
@@ -324,6 +373,7 @@ class VisitSerializer(serializers.ModelSerializer):
             "delegation_lead",
             "summary",
             "sources",
+            "context_facts",
         )
 
 
@@ -341,6 +391,8 @@ class SourceSerializer(serializers.ModelSerializer):
         model = Source
         fields = (
             "id",
+            "key",
+            "kind",
             "title",
             "publisher",
             "author",

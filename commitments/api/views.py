@@ -114,7 +114,9 @@ class CommitmentViewSet(
     serializer_class = s.CommitmentSerializer
     filterset_class = CommitmentFilterSet
     pagination_class = CommitmentCursorPagination
-    queryset = Commitment.objects.annotate(owner_username=F("owner__username"))
+    queryset = Commitment.objects.annotate(owner_username=F("owner__username")).prefetch_related(
+        "co_pledgers"
+    )
 
     def _respond(self, pk: int, code: int = status.HTTP_200_OK) -> Response:
         commitment = self.get_queryset().get(pk=pk)
@@ -260,7 +262,7 @@ class CommitmentViewSet(
 
 
 class VisitViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
-    queryset = Visit.objects.prefetch_related("sources")
+    queryset = Visit.objects.prefetch_related("sources", "context_facts")
     serializer_class = s.VisitSerializer
     pagination_class = ApiCursorPagination
     filter_backends: list = []

@@ -14,12 +14,14 @@ from .commitments import (
     commitment_snooze,
     commitment_transition,
     commitment_update,
+    commitment_watchers_set,
     commitments_create_many,
     commitments_update_many,
     evidence_add,
     next_change_seq,
     next_reference,
     note_add,
+    note_retract,
 )
 from .heartbeats import SWEEP_HEARTBEAT, heartbeat_record
 from .reminders import (
@@ -58,11 +60,13 @@ __all__ = [
     "commitment_snooze",
     "commitment_transition",
     "commitment_update",
+    "commitment_watchers_set",
     "evidence_add",
     "heartbeat_record",
     "next_change_seq",
     "next_reference",
     "note_add",
+    "note_retract",
     "reminder_claim",
     "reminder_send",
     "reminders_for_timeline",

@@ -35,7 +35,7 @@ from ..models import (
     Visit,
     WebhookEvent,
 )
-from ..permissions import can_reassign, can_reopen, editable_ids
+from ..permissions import can_reassign, can_reopen, can_retract_note, editable_ids
 from .reminders import reminders_void_stale, reminders_void_stale_many
 from .webhooks import webhook_events_record
 
@@ -57,11 +57,18 @@ EDITABLE_FIELDS = (
     "follow_up_every_days",
     "amount",
     "currency",
+    "figure_kind",
+    "unit",
+    "figure_year",
     "progress",
     "source",
     "source_quote",
     "external_id",
+    "co_pledgers",
 )
+# Many-to-many fields among them: set after the row is saved, by the single-item
+# services only (the set-based ones refuse them rather than drop them).
+M2M_FIELDS = ("co_pledgers",)
 # Channels through which the system itself writes, with no user to check.
 _TRUSTED_CHANNELS = (Channel.SYSTEM, Channel.IMPORT, Channel.DEMO)
 
@@ -70,7 +77,7 @@ _TRUSTED_CHANNELS = (Channel.SYSTEM, Channel.IMPORT, Channel.DEMO)
 class EvidenceInput:
     url: str
     title: str
-    kind: str = Evidence.Kind.MEDIA_REPORT
+    kind: str = Evidence.Kind.NEWS_REPORT
     published_on: dt.date | None = None
     source_id: int | None = None
 
@@ -139,6 +146,25 @@ def _check_known_fields(data: Mapping[str, Any]) -> None:
     unknown = set(data) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValidationError({name: _("Unknown field.") for name in sorted(unknown)})
+
+
+def _split_m2m(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, set[int]]]:
+    """The row's own fields, and the many-to-many ones as sets of ids."""
+    own = {k: v for k, v in data.items() if k not in M2M_FIELDS}
+    m2m = {
+        name: {getattr(item, "pk", item) for item in (data[name] or ())}
+        for name in M2M_FIELDS
+        if name in data
+    }
+    return own, m2m
+
+
+def _refuse_m2m(data: Mapping[str, Any]) -> None:
+    given = [name for name in M2M_FIELDS if name in data]
+    if given:
+        raise ValidationError(
+            {name: _("Set this through a single create or update.") for name in given}
+        )
 
 
 def _external_id_taken() -> ValidationError:
@@ -317,6 +343,7 @@ def _build_new(
 ) -> Commitment:
     """An unsaved, validated commitment: the rules of a create short of writing it.
     The caller has run _check_new."""
+    _refuse_m2m(data)
     commitment = Commitment(status=status, status_changed_at=now, **data)
     commitment.reference = reference or "pending"
     if commitment.next_follow_up_at is None and status not in TERMINAL_STATUSES:
@@ -331,6 +358,7 @@ def _apply_changes(commitment: Commitment, data: Mapping[str, Any]) -> dict[str,
     A value of the wrong type is a field error (raised together), not a crash.
     """
     _check_known_fields(data)
+    _refuse_m2m(data)
     changes = {}
     errors = {}
     for name, value in data.items():
@@ -365,6 +393,7 @@ def commitment_create(
     """Create a commitment; write its first history row ("" → status)."""
     _check_can_create(actor=actor, channel=channel)
     _check_new(data, status, channel)
+    data, m2m = _split_m2m(data)
     now = timezone.now()
     with transaction.atomic():
         visit = data.get("visit")
@@ -375,6 +404,8 @@ def commitment_create(
         commitment = _build_new(data=data, status=status, now=now, reference=reference)
         commitment.change_seq = next_change_seq()
         commitment.save()
+        for name, ids in m2m.items():
+            getattr(commitment, name).set(ids)
         if watchers:
             commitment.watchers.set(watchers)
         _created_row(commitment=commitment, actor=actor, channel=channel, now=now).save()
@@ -397,11 +428,16 @@ def commitment_update(
     Changing the owner is a reassignment and needs a manager.
     """
     _check_known_fields(data)
+    data, m2m = _split_m2m(data)
     with transaction.atomic():
         commitment = _lock(commitment_id)
         _check_version(commitment, expected_version)
         _check_can_edit(actor=actor, commitment=commitment, channel=channel)
         changes = _apply_changes(commitment, data)
+        for name, ids in m2m.items():
+            old = set(getattr(commitment, name).values_list("pk", flat=True))
+            if old != ids:
+                changes[name] = [sorted(old), sorted(ids)]
         if not changes:
             return commitment, False
         _check_can_reassign(actor=actor, channel=channel, changes=changes)
@@ -410,6 +446,9 @@ def commitment_update(
         _full_clean(commitment, data)
         _bump(commitment)
         commitment.save()
+        for name, ids in m2m.items():
+            if name in changes:
+                getattr(commitment, name).set(ids)
         reminders_void_stale(commitment=commitment)
         if "owner" in changes and commitment.owner_id is not None:
             _reassign_note(commitment=commitment, actor=actor, channel=channel).save()
@@ -850,3 +889,83 @@ def commitment_reassign(
             changes={"owner": [old_owner_id, owner.pk]},
         )
     return commitment
+
+
+def note_retract(*, note_id: int, actor, channel: str, reason: str) -> Note:
+    """Retract a mistaken note: a new timeline entry (kind `retraction`) that hides the
+    original from the default timeline. The original row stays, unchanged, for audit:
+    history is append-only, so a retraction is the only way a note goes away.
+
+    Only a comment's author or a manager may retract it, once, with a reason.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": _("Say why the note is retracted.")})
+    with transaction.atomic():
+        try:
+            original = Note.objects.select_related("commitment").get(pk=note_id)
+        except Note.DoesNotExist:
+            raise ValidationError({"note": _("No such note.")}) from None
+        # The commitment's lock orders this against a second retraction of the same note.
+        commitment = _lock(original.commitment_id)
+        if channel not in _TRUSTED_CHANNELS and not can_retract_note(actor, original):
+            raise PermissionDenied(_("Only the note's author or a manager may retract it."))
+        if Note.objects.filter(retracts=original).exists():
+            raise ValidationError({"note": _("This note is already retracted.")})
+        retraction = Note(
+            commitment=commitment,
+            author=actor if getattr(actor, "pk", None) else None,
+            kind=Note.Kind.RETRACTION,
+            text=reason,
+            channel=channel,
+            retracts=original,
+        )
+        retraction.full_clean(exclude=["author", "commitment", "retracts"])
+        retraction.save()
+        _audit(
+            action="note_retract",
+            actor=actor,
+            channel=channel,
+            commitment=commitment,
+            changes={"note": original.pk, "retraction": retraction.pk},
+        )
+    return retraction
+
+
+def commitment_watchers_set(
+    *,
+    commitment_id: int,
+    actor,
+    channel: str,
+    watchers: Iterable,
+    expected_version: int | None = None,
+) -> tuple[Commitment, bool]:
+    """Replace a commitment's watchers (managers only: a watcher may edit it, so adding
+    one hands out that right, as a reassignment does). Returns (commitment, changed).
+
+    A change bumps the version and the change order and leaves an audit row naming who
+    was added and who removed; the same list again writes nothing.
+    """
+    if channel not in _TRUSTED_CHANNELS and not can_reassign(actor):
+        raise PermissionDenied(_("Only a manager may change who watches a commitment."))
+    wanted = {getattr(user, "pk", user) for user in watchers}
+    with transaction.atomic():
+        commitment = _lock(commitment_id)
+        _check_version(commitment, expected_version)
+        current = set(commitment.watchers.values_list("pk", flat=True))
+        if wanted == current:
+            return commitment, False
+        found = set(User.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+        if found != wanted:
+            raise ValidationError({"watchers": _("Choose existing users as watchers.")})
+        commitment.watchers.set(wanted)
+        _bump(commitment)
+        commitment.save(update_fields=["version", "change_seq", "updated_at"])
+        _audit(
+            action="watchers_set",
+            actor=actor,
+            channel=channel,
+            commitment=commitment,
+            changes={"added": sorted(wanted - current), "removed": sorted(current - wanted)},
+        )
+    return commitment, True

@@ -290,6 +290,8 @@ def test_evidence_and_notes_are_added_through_the_services(officer_api, commitme
     assert AuditEvent.objects.filter(action__in=["evidence_add", "note_add"]).count() == 2
     listed = officer_api.get(_path(commitment, "evidence/")).json()["results"]
     assert [e["title"] for e in listed] == ["Doc"]
+    # The kind's name before migration 0007 is still accepted, and stored as its successor.
+    assert [e["kind"] for e in listed] == ["official_statement"]
     history = officer_api.get(_path(commitment, "history/")).json()["results"]
     assert [h["to_status"] for h in history] == ["proposed"]
 
@@ -349,9 +351,10 @@ def test_commitment_list_runs_the_same_queries_at_10_and_500(
 ):
     pledged_by = OrganisationFactory()
     CommitmentFactory.create_batch(size, pledged_by=pledged_by)
-    # token lookup, last_used_at update, the page (owner joined). Nothing per row.
+    # token lookup, last_used_at update, the page (owner joined), the page's other
+    # pledging parties. Nothing per row.
     officer_api.get("/api/v1/commitments/?page_size=1")  # last_used_at now fresh
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(3):
         response = officer_api.get(f"/api/v1/commitments/?page_size={size}")
     assert len(response.json()["results"]) == size
 

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("commitments", "0007_demo_marker"),
+        ("commitments", "0008_figures_parties_context"),
     ]
 
     operations = [

@@ -11,7 +11,7 @@ import commitments.validators
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("commitments", "0008_heartbeat"),
+        ("commitments", "0011_managers_unlock_sign_in"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    name = "accounts"
+    verbose_name = "Accounts"
+
+    def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
+        from .middleware import remember_second_factor_due
+
+        user_logged_in.connect(remember_second_factor_due, dispatch_uid="tracker-2fa-due")

@@ -1,0 +1,49 @@
+"""The verification step after the password, for users who have a second factor.
+
+At sign-in the session records whether this user has a second factor (one query, then
+none per request); until a code is accepted, every page but the verification page and
+sign-out redirects there.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+
+SECOND_FACTOR_DUE = "tracker_second_factor_due"
+
+
+def remember_second_factor_due(sender, request, user, **kwargs) -> None:
+    """user_logged_in receiver: does this session still owe a second factor?"""
+    from .services import two_factor_enabled
+
+    if request is not None and hasattr(request, "session"):
+        request.session[SECOND_FACTOR_DUE] = two_factor_enabled(user)
+
+
+class SecondFactorMiddleware:
+    """After django_otp.middleware.OTPMiddleware (which tells whether the session's
+    user is verified)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if (
+            request.session.get(SECOND_FACTOR_DUE)
+            and request.user.is_authenticated
+            and not request.user.is_verified()
+            and not self._allowed(request.path)
+        ):
+            verify = reverse("two-factor-verify")
+            return redirect(f"{verify}?{urlencode({'next': request.get_full_path()})}")
+        return self.get_response(request)
+
+    @staticmethod
+    def _allowed(path: str) -> bool:
+        open_paths = (reverse("two-factor-verify"), reverse("logout"), "/" + settings.STATIC_URL)
+        return path.startswith(open_paths)

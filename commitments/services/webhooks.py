@@ -195,6 +195,9 @@ def webhook_events_record(
     """
     if event not in WebhookEvent.values:
         raise ValueError(f"unknown webhook event {event!r}")
+    commitments = list(commitments)
+    if not commitments:
+        return []
     endpoints = list(WebhookEndpoint.objects.all())
     if not endpoints:
         return []

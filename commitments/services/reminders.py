@@ -549,21 +549,21 @@ def reminders_sweep(*, now: dt.datetime | None = None, dry_run: bool = False) ->
 
 def _record_webhook_events(rows: list[Row]) -> None:
     """Overdue and escalation reminders planned by this sweep are webhook events too
-    (once per commitment and step, whatever the number of recipients)."""
-    from .webhooks import webhook_events_record
+    (once per commitment and step, whatever the number of recipients). A constant
+    number of queries."""
+    from .webhooks import webhook_events_record_many
 
     events = {Kind.OVERDUE: WebhookEvent.OVERDUE, Kind.ESCALATION: WebhookEvent.ESCALATED}
     wanted = {(r["kind"], r["commitment_id"], r.get("step")) for r in rows if r["kind"] in events}
     if not wanted:
         return
     by_id = Commitment.objects.in_bulk({pk for _kind, pk, _step in wanted})
-    groups: dict[tuple, list[Commitment]] = {}
-    for kind, pk, step in sorted(wanted, key=lambda w: (w[0], w[2] or 0, w[1])):
-        groups.setdefault((kind, step), []).append(by_id[pk])
-    for (kind, step), commitments in groups.items():
-        webhook_events_record(
-            event=events[kind], commitments=commitments, data={"days_overdue": step}
-        )
+    webhook_events_record_many(
+        items=[
+            (events[kind], by_id[pk], {"days_overdue": step})
+            for kind, pk, step in sorted(wanted, key=lambda w: (w[1], w[0], w[2] or 0))
+        ]
+    )
 
 
 # --- Voiding ------------------------------------------------------------------------------

@@ -193,17 +193,28 @@ def webhook_events_record(
     send tasks are queued after the commit. One query when no endpoint exists.
     Paused endpoints still collect events (they are delivered on resume).
     """
-    if event not in WebhookEvent.values:
-        raise ValueError(f"unknown webhook event {event!r}")
-    commitments = list(commitments)
-    if not commitments:
+    return webhook_events_record_many(items=[(event, c, data) for c in commitments], now=now)
+
+
+def webhook_events_record_many(
+    *,
+    items: Iterable[tuple[str, Commitment, Mapping[str, Any] | None]],
+    now: dt.datetime | None = None,
+) -> list[int]:
+    """webhook_events_record for (event, commitment, data) items of several kinds: one
+    query for the endpoints and one INSERT, whatever the number of items."""
+    items = list(items)
+    for event, _commitment, _data in items:
+        if event not in WebhookEvent.values:
+            raise ValueError(f"unknown webhook event {event!r}")
+    if not items:
         return []
     endpoints = list(WebhookEndpoint.objects.all())
     if not endpoints:
         return []
     now = now or timezone.now()
     rows = []
-    for commitment in commitments:
+    for event, commitment, data in items:
         wanted = [e for e in endpoints if _matches(e, event, commitment)]
         if not wanted:
             continue
@@ -226,15 +237,13 @@ def webhook_events_record(
     if not rows:
         return []
     WebhookDelivery.objects.bulk_create(rows)
-    ids = [
-        row.pk for row in rows if row.pk is not None and row.endpoint.state == EndpointState.ACTIVE
-    ]
-    if len(ids) < len([r for r in rows if r.endpoint.state == EndpointState.ACTIVE]):
+    active = [row for row in rows if row.endpoint.state == EndpointState.ACTIVE]
+    ids = [row.pk for row in active if row.pk is not None]
+    if len(ids) < len(active):
         # A backend that does not return ids from bulk_create: find them by delivery id.
         ids = list(
             WebhookDelivery.objects.filter(
-                delivery_id__in=[r.delivery_id for r in rows],
-                endpoint__state=EndpointState.ACTIVE,
+                delivery_id__in=[r.delivery_id for r in active]
             ).values_list("pk", flat=True)
         )
     transaction.on_commit(lambda: _enqueue(ids))

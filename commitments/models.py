@@ -251,6 +251,10 @@ class Visit(models.Model):
     summary = models.TextField(_("summary"), blank=True)
     sources = models.ManyToManyField(Source, blank=True, related_name="visits")
     created_at = models.DateTimeField(auto_now_add=True)
+    # The highest number used in a reference <code>-N of this visit. New references take
+    # the next one under the visit's row lock, so a create costs the same at any table
+    # size and numbers of any width (seeded 000123, created 124) never collide.
+    last_reference_number = models.PositiveBigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["-start_date"]

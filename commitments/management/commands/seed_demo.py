@@ -236,3 +236,5 @@ class Command(BaseCommand):
             StatusChange.objects.bulk_create(history, batch_size=BATCH)
             Evidence.objects.bulk_create(evidence, batch_size=BATCH)
         ChangeCounter.objects.filter(pk=counter.pk).update(value=F("value") + count)
+        # The seeded references use numbers 1..count: new ones continue after them.
+        Visit.objects.filter(pk=visit.pk).update(last_reference_number=count)

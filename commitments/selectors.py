@@ -19,6 +19,7 @@ from .models import (
     MONEY_PLEDGED_KINDS,
     OPEN_STATUSES,
     TARGET_KINDS,
+    TERMINAL_STATUSES,
     Commitment,
     Evidence,
     FigureKind,
@@ -59,6 +60,100 @@ def commitment_rows(queryset: QuerySet[Commitment] | None = None) -> QuerySet[Co
             last_change_note=_last_change("note"),
         )
     )
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    """One commitment as an export writes it: plain values, no model instance."""
+
+    reference: str
+    title: str
+    status: str
+    days_overdue: int | None
+    due_date: dt.date | None
+    owner: str
+    pledged_by: str
+    co_pledgers: tuple[str, ...]
+    beneficiary: str
+    sector: str
+    figure_kind: str
+    amount: Decimal | None
+    currency_or_unit: str
+    figure_year: int | None
+    last_change_at: dt.datetime | None
+    last_change_note: str
+    next_follow_up_at: dt.datetime | None
+
+
+_EXPORT_COLUMNS = (
+    "pk",
+    "reference",
+    "title",
+    "status",
+    "due_date",
+    "owner__username",
+    "pledged_by__name",
+    "beneficiary__name",
+    "sector",
+    "figure_kind",
+    "amount",
+    "currency",
+    "unit",
+    "figure_year",
+    "next_follow_up_at",
+)
+
+
+def export_rows(queryset: QuerySet[Commitment], *, chunk_size: int = 2000) -> Iterable[ExportRow]:
+    """Every commitment of `queryset`, in its order, for a streamed export.
+
+    The work per row is flat: one cursor over plain values (the joins in the same query),
+    then per chunk one query for the chunk's history and one for its co-pledgers, instead
+    of three correlated subqueries per row and a model instance each (issue 13: the
+    overdue CSV at 1M rows ran past gunicorn's timeout)."""
+    today = today_local()
+    rows = queryset.values_list(*_EXPORT_COLUMNS).iterator(chunk_size=chunk_size)
+    while True:
+        chunk = [row for _, row in zip(range(chunk_size), rows, strict=False)]
+        if not chunk:
+            return
+        pks = [row[0] for row in chunk]
+        last: dict[int, tuple[int, dt.datetime, str]] = {}
+        history = StatusChange.objects.filter(commitment_id__in=pks).order_by()
+        for commitment_id, version, at, note in history.values_list(
+            "commitment_id", "version", "at", "note"
+        ):
+            if commitment_id not in last or version > last[commitment_id][0]:
+                last[commitment_id] = (version, at, note)
+        co: dict[int, list[str]] = {}
+        through = Commitment.co_pledgers.through.objects.filter(commitment_id__in=pks)
+        for commitment_id, name in through.order_by("organisation__name").values_list(
+            "commitment_id", "organisation__name"
+        ):
+            co.setdefault(commitment_id, []).append(name)
+        for pk, ref, title, status, due, owner, pledger, beneficiary, *rest in chunk:
+            sector, kind, amount, currency, unit, year, follow_up = rest
+            overdue = due is not None and due < today and status not in TERMINAL_STATUSES
+            _, at, note = last.get(pk, (0, None, ""))
+            yield ExportRow(
+                reference=ref,
+                title=title,
+                status=status,
+                days_overdue=(today - due).days if overdue else None,
+                due_date=due,
+                owner=owner or "",
+                pledged_by=pledger,
+                co_pledgers=tuple(co.get(pk, ())),
+                beneficiary=beneficiary or "",
+                sector=sector,
+                figure_kind=kind,
+                amount=amount,
+                currency_or_unit=currency or unit,
+                figure_year=year,
+                last_change_at=at,
+                last_change_note=note or "",
+                next_follow_up_at=follow_up,
+            )
 
 
 def overdue_commitments(on: dt.date | None = None) -> QuerySet[Commitment]:

@@ -134,7 +134,7 @@ def overdue_list(request: HttpRequest) -> HttpResponse:
                 status=400,
                 content_type="text/plain; charset=utf-8",
             )
-        return _overdue_csv(selectors.commitment_rows(queryset).prefetch_related("co_pledgers"))
+        return _overdue_csv(queryset)
     if request.GET.get("format") == "xlsx" and valid:
         return xlsx_response(queryset, "overdue")
     page, size = _page(request, queryset)
@@ -191,34 +191,45 @@ class _Echo:
         return value
 
 
+CSV_TRAILER = "# rows: {count}"
+
+
 def _overdue_csv(queryset: QuerySet[Commitment]) -> StreamingHttpResponse:
-    """Every row the filters select (all pages), in the page's order, streamed."""
+    """Every row the filters select (all pages), in the page's order, streamed.
+
+    The last line, "# rows: N", is written only once every row is out: a file cut short
+    (a worker killed at its timeout, a dropped connection) lacks it, so a reader can tell.
+    Streamed without a length, the body goes out chunked, and an HTTP client also sees a
+    cut as an error (the closing chunk never comes), never as a complete 200."""
 
     def rows() -> Iterator[str]:
         writer = csv.writer(_Echo())
         yield writer.writerow(CSV_HEADER)
-        for c in queryset.iterator(chunk_size=2000):
+        count = 0
+        for c in selectors.export_rows(queryset):
+            count += 1
             yield writer.writerow(
                 [
                     _csv_cell(c.reference),
                     _csv_cell(c.title),
                     c.status,
-                    c.days_overdue.days if c.days_overdue is not None else "",
+                    "" if c.days_overdue is None else c.days_overdue,
                     c.due_date.isoformat() if c.due_date else "",
-                    _csv_cell(c.owner.get_username() if c.owner else ""),
-                    _csv_cell(c.pledged_by.name),
-                    _csv_cell("; ".join(o.name for o in c.co_pledgers.all())),
-                    _csv_cell(c.beneficiary.name if c.beneficiary else ""),
+                    _csv_cell(c.owner),
+                    _csv_cell(c.pledged_by),
+                    _csv_cell("; ".join(c.co_pledgers)),
+                    _csv_cell(c.beneficiary),
                     c.sector,
                     c.figure_kind,
                     "" if c.amount is None else f"{c.amount:.2f}",
-                    c.currency or c.unit,
+                    c.currency_or_unit,
                     c.figure_year or "",
                     c.last_change_at.isoformat() if c.last_change_at else "",
-                    _csv_cell(c.last_change_note or ""),
+                    _csv_cell(c.last_change_note),
                     c.next_follow_up_at.isoformat() if c.next_follow_up_at else "",
                 ]
             )
+        yield CSV_TRAILER.format(count=count) + "\r\n"
 
     stamp = timezone.localdate().isoformat()
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")

@@ -101,19 +101,7 @@ class CommitmentFilterSet(django_filters.FilterSet):
             return queryset
         if "\x00" in value:
             return queryset.none()  # no stored text holds a NUL (PostgreSQL refuses one)
-        return queryset.filter(
-            Q(reference__icontains=value)
-            | Q(title__icontains=value)
-            | Q(description__icontains=value)
-            | Q(external_id=value)
-            | Q(pledged_by__name__icontains=value)
-            | Q(beneficiary__name__icontains=value)
-            | Q(
-                pk__in=Commitment.co_pledgers.through.objects.filter(
-                    organisation__name__icontains=value
-                ).values("commitment_id")
-            )
-        )
+        return queryset.search(value)
 
 
 class IntegerFilter(django_filters.NumberFilter):

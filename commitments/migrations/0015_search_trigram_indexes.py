@@ -1,0 +1,42 @@
+"""Trigram indexes for the free-text search (issue 13), on PostgreSQL only.
+
+Django's icontains on PostgreSQL compares UPPER(column::text) LIKE UPPER('%term%'), so
+each index is on that expression with gin_trgm_ops: the planner answers the search's OR
+of LIKEs with a bitmap OR of these indexes instead of reading every row. SQLite keeps
+its plain LIKE (no extension, nothing to create)."""
+
+from django.contrib.postgres.operations import TrigramExtension
+from django.db import migrations
+
+INDEXES = {
+    "commitment_reference_trgm": ("commitments_commitment", "reference"),
+    "commitment_title_trgm": ("commitments_commitment", "title"),
+    "commitment_description_trgm": ("commitments_commitment", "description"),
+    "organisation_name_trgm": ("commitments_organisation", "name"),
+}
+
+
+def create(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    for name, (table, column) in INDEXES.items():
+        schema_editor.execute(
+            f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table}" '
+            f'USING gin ((UPPER("{column}"::text)) gin_trgm_ops)'
+        )
+
+
+def drop(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    for name in INDEXES:
+        schema_editor.execute(f'DROP INDEX IF EXISTS "{name}"')
+
+
+class Migration(migrations.Migration):
+    dependencies = [("commitments", "0014_visit_reference_counter")]
+
+    operations = [
+        TrigramExtension(),
+        migrations.RunPython(create, drop),
+    ]

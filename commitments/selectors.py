@@ -13,13 +13,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.utils import timezone
 
 from .models import (
     MONEY_PLEDGED_KINDS,
     OPEN_STATUSES,
     TARGET_KINDS,
     TERMINAL_STATUSES,
+    ChangeCounter,
     Commitment,
     Evidence,
     FigureKind,
@@ -207,6 +210,40 @@ class Dashboard:
     targets: list[dict[str, Any]]  # trade turnover, volume
     unstated: list[dict[str, Any]]  # an amount whose kind nobody recorded
     open_statuses: list[tuple[str, str]]
+
+
+# How old the dashboard's figures may be while commitments keep changing (issue 13).
+DASHBOARD_MAX_AGE = dt.timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class DashboardSummary:
+    figures: Dashboard
+    as_of: dt.datetime  # when the figures were computed, shown on the page
+    fresh: bool  # no commitment has changed since
+
+
+def dashboard_summary(on: dt.date | None = None) -> DashboardSummary:
+    """The dashboard's figures, computed at most once per change or per DASHBOARD_MAX_AGE.
+
+    dashboard_figures reads every row (0.1 s at 100k, 0.4-0.6 s at 1M). The change
+    counter, one row every commitment write moves, says whether anything changed since
+    the last computation: unchanged, the figures are served as they are, exact, at the
+    cost of one primary-key read whatever the table size; changed, they are recomputed,
+    unless they are younger than DASHBOARD_MAX_AGE (a busy minute recomputes once, and
+    the page shows the figures' age)."""
+    on = on or today_local()
+    seq = ChangeCounter.objects.filter(name="commitment").values_list("value", flat=True).first()
+    key = f"dashboard-summary:{on.isoformat()}"
+    now = timezone.now()
+    cached = cache.get(key)
+    if cached is not None:
+        cached_seq, figures, as_of = cached
+        if cached_seq == seq or now - as_of < DASHBOARD_MAX_AGE:
+            return DashboardSummary(figures=figures, as_of=as_of, fresh=cached_seq == seq)
+    figures = dashboard_figures(on)
+    cache.set(key, (seq, figures, now), timeout=24 * 3600)
+    return DashboardSummary(figures=figures, as_of=now, fresh=True)
 
 
 def dashboard_figures(on: dt.date | None = None) -> Dashboard:

@@ -78,7 +78,10 @@ def _querystring(request: HttpRequest, *drop: str) -> str:
 
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "commitments/dashboard.html", {"figures": selectors.dashboard_figures()})
+    summary = selectors.dashboard_summary()
+    return render(
+        request, "commitments/dashboard.html", {"figures": summary.figures, "summary": summary}
+    )
 
 
 @require_GET

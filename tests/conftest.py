@@ -73,3 +73,15 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
     if db["ENGINE"] == "django.db.backends.sqlite3":
         name = os.path.join(tempfile.gettempdir(), f"tracker-test-{os.getpid()}.sqlite3")
         db.setdefault("TEST", {})["NAME"] = name
+
+
+@pytest.fixture(autouse=True)
+def _empty_default_cache():
+    """The default cache is per process (locmem): a test must not see what the last one
+    cached (the dashboard's summary keys on the date and the change counter, which
+    factories do not move)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

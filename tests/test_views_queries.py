@@ -21,8 +21,9 @@ PAGE_QUERIES = {
     # organisations)
     "/commitments/": 10,
     "/commitments/overdue/": 10,
-    # sector x status x currency counts and sums, overdue and due-soon counts, due-soon rows
-    "/": 5,
+    # the change counter, then (nothing cached yet) sector x status x currency counts and
+    # sums, overdue and due-soon counts, due-soon rows
+    "/": 6,
 }
 
 
@@ -89,3 +90,38 @@ def test_detail_timeline_query_count_is_constant(
     with django_assert_num_queries(11):
         response = client.get(f"/commitments/{commitment.pk}/")
     assert len(response.context["timeline"]) == 2 * size + 1
+
+
+def test_dashboard_reads_one_row_while_nothing_changes_and_recomputes_after_a_change(
+    client, manager, django_assert_num_queries, monkeypatch
+):
+    from commitments import selectors, services
+    from commitments.models import Channel, Status
+
+    _rows(12)
+    c = CommitmentFactory(status=Status.IN_PROGRESS, owner=manager)
+    client.force_login(manager)
+    first = client.get("/")
+    counts = {v: n for v, _label, n in first.context["figures"].by_status}
+    with django_assert_num_queries(3):  # session, user, the change counter: any table size
+        again = client.get("/")
+    assert again.context["figures"] == first.context["figures"]
+    assert again.context["summary"].fresh
+    services.commitment_transition(
+        commitment_id=c.pk,
+        actor=manager,
+        channel=Channel.WEB,
+        to_status=Status.BLOCKED,
+        note="Stuck",
+    )
+    # A change moves the counter; the summary is younger than a minute, so it is served
+    # with its age shown, and recomputed once it is older.
+    stale = client.get("/")
+    assert not stale.context["summary"].fresh
+    assert "Figures as of" in stale.content.decode()
+    monkeypatch.setattr(selectors, "DASHBOARD_MAX_AGE", dt.timedelta(0))
+    after = client.get("/")
+    assert after.context["summary"].fresh
+    moved = {v: n for v, _label, n in after.context["figures"].by_status}
+    assert moved[Status.BLOCKED] == counts[Status.BLOCKED] + 1
+    assert moved[Status.IN_PROGRESS] == counts[Status.IN_PROGRESS] - 1

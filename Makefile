@@ -42,8 +42,10 @@ lint: install-dev
 smoke:
 	scripts/smoke_run.sh
 
+# make bench SIZE=10000: seed up to that many commitments first (default 100,000).
+SIZE ?= 100000
 bench: install-dev
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench.py --commitments $(SIZE)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache test-artifacts

@@ -1,10 +1,12 @@
-"""All benchmarks, on PostgreSQL with 100,000 seeded commitments: `make bench`.
+"""All benchmarks, on PostgreSQL with N seeded commitments: `make bench [SIZE=N]`.
 
-    BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench make bench   # the default
+    BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench make bench SIZE=100000
+    .venv/bin/python scripts/bench.py --commitments 10000     # the same, without make
 
 Creates the database if it does not exist, migrates it, loads the demo data and seeds
-up to 100,000 commitments, then runs, one after the other, each printing medians:
-  scripts/bench_pages.py      server time of the overdue list, list page and dashboard
+up to N commitments (default 100,000; a database holding more keeps them), then runs, one after the other, each printing medians:
+  scripts/bench_pages.py      server time of the overdue list, list page, search with and
+                              without a match, dashboard; the whole overdue CSV vs its floor
   scripts/bench_api.py        API list vs raw-SQL floor (ratio), 1,000-item sync
   scripts/bench_reminders.py  reminder sweep time and queries, emails per second
 The figures of the last run are in the README ("Measured speed").
@@ -40,6 +42,11 @@ def _run(*args: str, env: dict[str, str]) -> None:
 
 
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--commitments", type=int, default=100_000, help="size to seed up to")
+    args = parser.parse_args()
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
     if not url.startswith(("postgres://", "postgresql://")):
         sys.exit("BENCH_DATABASE_URL must point at PostgreSQL: the figures are for production.")
@@ -47,8 +54,8 @@ def main() -> None:
     env = {**os.environ, "DATABASE_URL": url}
     _run("manage.py", "migrate", "--noinput", "-v0", env=env)
     _run("manage.py", "load_demo", env=env)
-    # bench_api seeds up to 100,000 commitments when fewer exist, then ANALYZEs.
-    _run("scripts/bench_api.py", env=env)
+    # bench_api seeds up to --commitments when fewer exist, then ANALYZEs.
+    _run("scripts/bench_api.py", "--commitments", str(args.commitments), env=env)
     _run("scripts/bench_pages.py", env=env)
     _run("scripts/bench_reminders.py", env=env)
 

@@ -4,7 +4,8 @@
     .venv/bin/python scripts/bench.py --commitments 10000     # the same, without make
 
 Creates the database if it does not exist, migrates it, loads the demo data and seeds
-up to N commitments (default 100,000; a database holding more keeps them), then runs, one after the other, each printing medians:
+up to N commitments (default 100,000; a database holding more keeps them), then runs,
+one after the other, each printing medians:
   scripts/bench_pages.py      server time of the overdue list, list page, search with and
                               without a match, dashboard; the whole overdue CSV vs its floor
   scripts/bench_api.py        API list vs raw-SQL floor (ratio), 1,000-item sync

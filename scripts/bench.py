@@ -54,7 +54,7 @@ def main() -> None:
     _ensure_database(url)
     env = {**os.environ, "DATABASE_URL": url}
     _run("manage.py", "migrate", "--noinput", "-v0", env=env)
-    _run("manage.py", "load_demo", env=env)
+    _run("manage.py", "load_demo", "--force", env=env)  # the bench rows are not demo rows
     # bench_api seeds up to --commitments when fewer exist, then ANALYZEs.
     _run("scripts/bench_api.py", "--commitments", str(args.commitments), env=env)
     _run("scripts/bench_pages.py", env=env)

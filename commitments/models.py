@@ -272,6 +272,18 @@ class Visit(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    def save(self, *args, **kwargs) -> None:
+        # Only the services move the reference counter (an UPDATE under the visit's lock);
+        # saving a visit loaded earlier (the admin, the importer) must not write its stale
+        # copy back, or the next references would collide.
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name != "last_reference_number"
+            ]
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
         return reverse("commitments:visit-detail", args=[self.pk])
 

@@ -114,3 +114,19 @@ def test_counter_backfill_takes_the_highest_number_of_any_width():
     visit.refresh_from_db()
     other.refresh_from_db()
     assert (visit.last_reference_number, other.last_reference_number) == (42, 500)
+
+
+def test_saving_a_visit_loaded_earlier_keeps_the_counter(manager):
+    visit = VisitFactory(code="KEEP-1")
+    stale = Visit.objects.get(pk=visit.pk)
+    first = services.commitment_create(
+        actor=manager, channel=Channel.API, data=_data(visit, manager, 1)
+    )
+    stale.title = "Renamed in the admin"
+    stale.save()
+    second = services.commitment_create(
+        actor=manager, channel=Channel.API, data=_data(visit, manager, 2)
+    )
+    assert (first.reference, second.reference) == ("KEEP-1-001", "KEEP-1-002")
+    visit.refresh_from_db()
+    assert (visit.title, visit.last_reference_number) == ("Renamed in the admin", 2)

@@ -16,6 +16,15 @@ INDEXES = {
 }
 
 
+class TrigramExtensionOnPostgres(TrigramExtension):
+    """TrigramExtension skips other databases going forwards but not backwards (it asks
+    pg_extension): unapplying on SQLite must be a no-op too."""
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+
 def create(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
@@ -37,6 +46,6 @@ class Migration(migrations.Migration):
     dependencies = [("commitments", "0014_visit_reference_counter")]
 
     operations = [
-        TrigramExtension(),
+        TrigramExtensionOnPostgres(),
         migrations.RunPython(create, drop),
     ]

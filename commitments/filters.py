@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from .formats import DATE_INPUT_FORMATS
 from .models import Commitment, FigureKind, Organisation, Sector, Status, Visit, today_local
 
 
@@ -52,10 +53,18 @@ class CommitmentFilterSet(django_filters.FilterSet):
     )
     overdue = django_filters.BooleanFilter(method="filter_overdue", label=_("Overdue"))
     due_after = django_filters.DateFilter(
-        field_name="due_date", lookup_expr="gte", label=_("Due on or after")
+        field_name="due_date",
+        lookup_expr="gte",
+        label=_("Due on or after"),
+        input_formats=DATE_INPUT_FORMATS,
+        help_text=_("Day/month/year, e.g. 16/10/2026."),
     )
     due_before = django_filters.DateFilter(
-        field_name="due_date", lookup_expr="lte", label=_("Due on or before")
+        field_name="due_date",
+        lookup_expr="lte",
+        label=_("Due on or before"),
+        input_formats=DATE_INPUT_FORMATS,
+        help_text=_("Day/month/year, e.g. 16/10/2026."),
     )
     updated_since = UtcIsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", label=_("Updated since (ISO 8601)")

@@ -8,9 +8,24 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from .models import Commitment, Evidence, Role, Status
+from .formats import DATE_INPUT_FORMATS, DATE_INPUT_HINT
+from .models import NOTE_REQUIRED, TERMINAL_STATUSES, Commitment, Evidence, Role, Status
 from .permissions import can_reopen
 from .services import EvidenceInput
+
+
+def day_field(label: str, *, required: bool = True) -> forms.DateField:
+    """A date typed as dd/mm/yyyy (or ISO), the accepted form said next to it."""
+    return forms.DateField(
+        label=label,
+        required=required,
+        input_formats=DATE_INPUT_FORMATS,
+        widget=forms.DateInput(
+            format="%d/%m/%Y",
+            attrs={"placeholder": DATE_INPUT_HINT, "inputmode": "numeric", "autocomplete": "off"},
+        ),
+        help_text=_("Day/month/year, e.g. 16/10/2026."),
+    )
 
 
 class _VersionedForm(forms.Form):
@@ -22,9 +37,16 @@ class _VersionedForm(forms.Form):
 class TransitionForm(_VersionedForm):
     to_status = forms.ChoiceField(label=_("New status"))
     note = forms.CharField(
-        label=_("Note"),
+        label=_("Reason or note"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Needed when blocking, cancelling or reopening."),
+    )
+    # Cancelling, blocking and reopening are hard to take back: a deliberate tick, so no
+    # single keystroke on the status list can make them.
+    confirm = forms.BooleanField(
+        label=_("Yes, I mean this move"),
+        required=False,
         help_text=_("Needed when blocking, cancelling or reopening."),
     )
     evidence_url = forms.CharField(
@@ -44,13 +66,22 @@ class TransitionForm(_VersionedForm):
 
     def __init__(self, *args, commitment: Commitment, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["to_status"].choices = move_choices(commitment, user)
+        self.commitment = commitment
+        moves = move_choices(commitment, user)
+        # An empty first choice: nothing is preselected, so a move is always chosen.
+        self.fields["to_status"].choices = [("", _("Choose a move…")), *moves] if moves else []
         self.fields["version"].initial = commitment.version
 
     def clean(self):
         data = super().clean()
         if data.get("evidence_url") and not data.get("evidence_title"):
             self.add_error("evidence_title", _("Give the evidence a title."))
+        to_status = data.get("to_status")
+        if to_status and is_destructive(self.commitment, to_status):
+            if not data.get("confirm"):
+                self.add_error("confirm", _("Tick the box to confirm this move."))
+            if not (data.get("note") or "").strip():
+                self.add_error("note", _("Say why in a note."))
         return data
 
     def evidence(self) -> list[EvidenceInput]:
@@ -66,12 +97,18 @@ class TransitionForm(_VersionedForm):
         ]
 
 
+def is_destructive(commitment: Commitment, to_status: str) -> bool:
+    """Moves that ask for a confirmation and a reason: cancelling, blocking, reopening."""
+    return to_status in NOTE_REQUIRED or commitment.status in TERMINAL_STATUSES
+
+
 def move_choices(commitment: Commitment, user) -> list[tuple[str, str]]:
-    """The moves to offer: the move table's, and reopening only to those who may reopen."""
+    """The moves to offer, in workflow order (the order of Status, not the alphabet), and
+    reopening only to those who may reopen."""
     if not commitment.is_open and not can_reopen(user):
         return []
-    labels = dict(Status.choices)
-    return [(value, labels[value]) for value in commitment.allowed_moves()]
+    allowed = set(commitment.allowed_moves())
+    return [(value, label) for value, label in Status.choices if value in allowed]
 
 
 class EvidenceForm(forms.Form):
@@ -82,9 +119,7 @@ class EvidenceForm(forms.Form):
     kind = forms.ChoiceField(
         label=_("Kind"), choices=Evidence.Kind.choices, initial=Evidence.Kind.NEWS_REPORT
     )
-    published_on = forms.DateField(
-        label=_("Published on"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    published_on = day_field(_("Published on"), required=False)
 
     def item(self) -> EvidenceInput:
         data = self.cleaned_data
@@ -105,9 +140,7 @@ class RetractForm(forms.Form):
 
 
 class SnoozeForm(_VersionedForm):
-    until = forms.DateField(
-        label=_("Snooze follow-up until"), widget=forms.DateInput(attrs={"type": "date"})
-    )
+    until = day_field(_("Snooze follow-up until"))
     reason = forms.CharField(label=_("Reason"), max_length=500)
 
     def __init__(self, *args, commitment: Commitment, **kwargs):

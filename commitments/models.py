@@ -95,8 +95,9 @@ class Role:
 
 
 def today_local(now: dt.datetime | None = None) -> dt.date:
-    """Today's date in the tracker's time zone (settings.TIME_ZONE)."""
-    return timezone.localdate(now or timezone.now())
+    """Today's date in the tracker's time zone (settings.TIME_ZONE), whichever zone a
+    page has activated for its viewer: what is overdue must not depend on who looks."""
+    return timezone.localdate(now or timezone.now(), timezone.get_default_timezone())
 
 
 class DocumentKind(models.TextChoices):

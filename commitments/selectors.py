@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.utils import timezone
 
 from .models import (
     MONEY_PLEDGED_KINDS,
@@ -289,3 +291,30 @@ def commitment_timeline(
         entries = [e for e in entries if not (e.kind == "note" and e.item.is_retracted)]
     entries.sort(key=lambda e: (e.at, e.rank, getattr(e.item, "pk", 0) or 0), reverse=True)
     return entries
+
+
+def undoable_move(
+    commitment: Commitment, user, now: dt.datetime | None = None
+) -> StatusChange | None:
+    """The move this user may undo now, if any: the commitment's last status change,
+    made by this user, within settings.TRACKER_UNDO_MINUTES, with nothing changed since
+    (same version), and not the row that recorded the commitment. The one home of the
+    undo rule: services.commitment_undo_last_move enforces it, pages offer it."""
+    if not getattr(user, "pk", None):
+        return None
+    now = now or timezone.now()
+    last = commitment.status_changes.order_by("-version").first()
+    window = dt.timedelta(minutes=settings.TRACKER_UNDO_MINUTES)
+    if (
+        last is None
+        or not last.from_status
+        or last.actor_id != user.pk
+        or last.version != commitment.version
+        or last.at < now - window
+    ):
+        return None
+    return last
+
+
+def undo_available(commitment: Commitment, user) -> bool:
+    return undoable_move(commitment, user) is not None

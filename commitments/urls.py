@@ -18,6 +18,7 @@ urlpatterns = [
         views.commitment_transition,
         name="commitment-transition",
     ),
+    path("commitments/<int:pk>/undo/", views.commitment_undo, name="commitment-undo"),
     path("commitments/<int:pk>/evidence/", views.evidence_add, name="evidence-add"),
     path("commitments/<int:pk>/notes/", views.note_add, name="note-add"),
     path(

@@ -5,6 +5,11 @@ state (409, version conflict) or a 403.
 Forms post to their own URLs and work without JavaScript (post, then redirect back to
 the commitment). With htmx the same forms post in place: the response is the whole
 detail page and htmx swaps in its `#commitment-panel` (hx-select).
+
+Form errors answer 422, not 400: django-htmx's debug script (loaded when DEBUG is on)
+replaces the whole document on a 400, which unbinds htmx, so the next submit was a
+full-page POST that left the address bar on the write URL. A GET of a write URL (a
+reload, a bookmark, Back) redirects to the commitment instead of a bare 405.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -232,6 +238,29 @@ def _commitment(pk: int) -> Commitment:
     )
 
 
+# The Update panel's actions, and the form each one shows.
+_ACTION_FORMS = {
+    "move": "transition_form",
+    "note": "note_form",
+    "evidence": "evidence_form",
+    "snooze": "snooze_form",
+    "reassign": "reassign_form",
+}
+
+
+def _actions(commitment: Commitment, may_reassign: bool) -> list[tuple[str, str]]:
+    actions = [
+        ("move", _("Change status")),
+        ("note", _("Add a note")),
+        ("evidence", _("Add evidence")),
+    ]
+    if commitment.is_open:
+        actions.append(("snooze", _("Snooze follow-up")))
+    if may_reassign:
+        actions.append(("reassign", _("Reassign")))
+    return actions
+
+
 def _render_detail(
     request: HttpRequest, commitment: Commitment, *, status: int = 200, **forms
 ) -> HttpResponse:
@@ -255,8 +284,17 @@ def _render_detail(
         "can_edit": editable,
         "can_reassign": can_reassign(request.user),
         "status_values": Status,
+        "evidence": commitment.evidence.order_by("-published_on", "-added_at"),
     }
     if editable:
+        actions = _actions(commitment, context["can_reassign"])
+        chosen = next((key for key, name in _ACTION_FORMS.items() if name in forms), None)
+        wanted = request.GET.get("action") or request.POST.get("action")
+        context["actions"] = actions
+        # Without a choice the panel opens on the status move (nothing preselected in it).
+        context["action"] = chosen or (wanted if wanted in dict(actions) else "move")
+        context["undo_available"] = selectors.undo_available(commitment, request.user)
+        context["undo_minutes"] = settings.TRACKER_UNDO_MINUTES
         context |= {
             "transition_form": forms.get("transition_form")
             or TransitionForm(commitment=commitment, user=request.user),
@@ -314,7 +352,43 @@ def _editable(request: HttpRequest, pk: int) -> Commitment:
     return commitment
 
 
-@require_POST
+# Form errors: the panel again, with the errors, swapped in place (see the docstring).
+INVALID = 422
+
+
+def write_endpoint(view):
+    """POST does the write; GET (a reload or bookmark of the address) goes to the
+    commitment; any other method is refused."""
+    from functools import wraps
+
+    posted = require_POST(view)
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, pk: int, *args, **kwargs) -> HttpResponse:
+        if request.method in ("GET", "HEAD"):
+            return redirect("commitments:commitment-detail", pk=pk)
+        return posted(request, pk, *args, **kwargs)
+
+    return wrapper
+
+
+@write_endpoint
+def commitment_undo(request: HttpRequest, pk: int) -> HttpResponse:
+    commitment = _editable(request, pk)
+    try:
+        change = services.commitment_undo_last_move(
+            commitment_id=commitment.pk, actor=request.user, channel=Channel.WEB
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return _render_detail(request, _commitment(pk), status=INVALID)
+    labels = dict(Status.choices)
+    return _done(
+        request, commitment, _("Move undone: back to %(s)s.") % {"s": labels[change.to_status]}
+    )
+
+
+@write_endpoint
 def commitment_transition(request: HttpRequest, pk: int) -> HttpResponse:
     commitment = _editable(request, pk)
     form = TransitionForm(request.POST, commitment=commitment, user=request.user)
@@ -347,10 +421,10 @@ def commitment_transition(request: HttpRequest, pk: int) -> HttpResponse:
                 commitment,
                 _("Status changed to %(s)s.") % {"s": labels[form.cleaned_data["to_status"]]},
             )
-    return _render_detail(request, commitment, status=400, transition_form=form)
+    return _render_detail(request, commitment, status=INVALID, transition_form=form)
 
 
-@require_POST
+@write_endpoint
 def evidence_add(request: HttpRequest, pk: int) -> HttpResponse:
     commitment = _editable(request, pk)
     form = EvidenceForm(request.POST)
@@ -366,10 +440,10 @@ def evidence_add(request: HttpRequest, pk: int) -> HttpResponse:
             add_service_errors(form, exc, {"evidence[0]": "url"})
         else:
             return _done(request, commitment, _("Evidence added."))
-    return _render_detail(request, commitment, status=400, evidence_form=form)
+    return _render_detail(request, commitment, status=INVALID, evidence_form=form)
 
 
-@require_POST
+@write_endpoint
 def note_add(request: HttpRequest, pk: int) -> HttpResponse:
     commitment = _editable(request, pk)
     form = NoteForm(request.POST)
@@ -385,10 +459,10 @@ def note_add(request: HttpRequest, pk: int) -> HttpResponse:
             add_service_errors(form, exc)
         else:
             return _done(request, commitment, _("Note added."))
-    return _render_detail(request, commitment, status=400, note_form=form)
+    return _render_detail(request, commitment, status=INVALID, note_form=form)
 
 
-@require_POST
+@write_endpoint
 def note_retract(request: HttpRequest, pk: int, note_pk: int) -> HttpResponse:
     commitment = _commitment(pk)
     note = get_object_or_404(Note, pk=note_pk, commitment=commitment)
@@ -409,10 +483,10 @@ def note_retract(request: HttpRequest, pk: int, note_pk: int) -> HttpResponse:
             return _done(request, commitment, _("Note retracted."))
     else:
         messages.error(request, _("Say why the note is retracted."))
-    return _render_detail(request, _commitment(pk), status=400)
+    return _render_detail(request, _commitment(pk), status=INVALID)
 
 
-@require_POST
+@write_endpoint
 def commitment_snooze(request: HttpRequest, pk: int) -> HttpResponse:
     commitment = _editable(request, pk)
     form = SnoozeForm(request.POST, commitment=commitment)
@@ -432,10 +506,10 @@ def commitment_snooze(request: HttpRequest, pk: int) -> HttpResponse:
             add_service_errors(form, exc)
         else:
             return _done(request, commitment, _("Follow-up snoozed."))
-    return _render_detail(request, commitment, status=400, snooze_form=form)
+    return _render_detail(request, commitment, status=INVALID, snooze_form=form)
 
 
-@require_POST
+@write_endpoint
 def commitment_reassign(request: HttpRequest, pk: int) -> HttpResponse:
     commitment = _commitment(pk)
     if not can_reassign(request.user):
@@ -461,7 +535,7 @@ def commitment_reassign(request: HttpRequest, pk: int) -> HttpResponse:
                 commitment,
                 _("Reassigned to %(u)s.") % {"u": form.cleaned_data["owner"].get_username()},
             )
-    return _render_detail(request, commitment, status=400, reassign_form=form)
+    return _render_detail(request, commitment, status=INVALID, reassign_form=form)
 
 
 # --- Visit ------------------------------------------------------------------------------

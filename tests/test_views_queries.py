@@ -84,7 +84,8 @@ def test_detail_timeline_query_count_is_constant(
         CommitmentFactory(parent=commitment)
     client.force_login(officer)
     # session, user, commitment, groups, its other pledging parties, children, watchers,
-    # then one query per timeline source: statuses, notes, evidence, reminders.
-    with django_assert_num_queries(11):
+    # then one query per timeline source: statuses, notes, evidence, reminders; the evidence
+    # list, and the last move (may this user undo it).
+    with django_assert_num_queries(13):
         response = client.get(f"/commitments/{commitment.pk}/")
     assert len(response.context["timeline"]) == 2 * size + 1

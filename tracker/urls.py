@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from accounts import views as accounts_views
 from commitments.health_views import healthz, readyz
 
 urlpatterns = [
@@ -23,6 +24,7 @@ urlpatterns = [
     # with the templates in templates/registration/.
     path("accounts/", include("django.contrib.auth.urls")),
     path("accounts/", include("accounts.urls")),
+    path("profile/", accounts_views.profile, name="profile"),
     path("admin/", admin.site.urls),
     # --- REST API (issue 5): the schema and its docs are public, the data needs a token.
     path("api/schema/", login_not_required(SpectacularAPIView.as_view()), name="api-schema"),

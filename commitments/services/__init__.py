@@ -13,6 +13,7 @@ from .commitments import (
     commitment_reassign,
     commitment_snooze,
     commitment_transition,
+    commitment_undo_last_move,
     commitment_update,
     commitment_watchers_set,
     commitments_create_many,
@@ -24,6 +25,7 @@ from .commitments import (
     note_retract,
 )
 from .heartbeats import SWEEP_HEARTBEAT, heartbeat_record
+from .profiles import profile_set_time_zone
 from .reminders import (
     reminder_claim,
     reminder_send,
@@ -59,6 +61,7 @@ __all__ = [
     "commitment_reassign",
     "commitment_snooze",
     "commitment_transition",
+    "commitment_undo_last_move",
     "commitment_update",
     "commitment_watchers_set",
     "evidence_add",
@@ -67,6 +70,7 @@ __all__ = [
     "next_reference",
     "note_add",
     "note_retract",
+    "profile_set_time_zone",
     "reminder_claim",
     "reminder_send",
     "reminders_for_timeline",

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
@@ -35,6 +36,7 @@ from ..models import (
     Visit,
 )
 from ..permissions import can_reassign, can_reopen, can_retract_note, editable_ids
+from ..selectors import undoable_move
 from .reminders import reminders_void_stale, reminders_void_stale_many
 
 User = get_user_model()
@@ -647,8 +649,13 @@ def commitment_transition(
     note: str = "",
     evidence: Iterable[EvidenceInput] = (),
     expected_version: int | None = None,
+    undo: bool = False,
 ) -> StatusChange:
     """Move a commitment to another status: the one place a status changes.
+
+    ``undo`` is for commitment_undo_last_move only: that service has already checked
+    that the move goes back to where the actor's own last move came from, so the move
+    table and the reopening right do not apply to it.
 
     Locks the row, checks the version the caller read (when given), the caller's right
     to edit, the move table and its rules (a note for blocked/cancelled and for any
@@ -665,10 +672,10 @@ def commitment_transition(
         _check_can_edit(actor=actor, commitment=commitment, channel=channel)
         from_status = commitment.status
         allowed = sorted(TRANSITIONS[from_status])
-        if to_status not in TRANSITIONS[from_status]:
+        if to_status not in TRANSITIONS[from_status] and not undo:
             raise TransitionNotAllowed(from_status, to_status, allowed)
         reopening = from_status in TERMINAL_STATUSES
-        if reopening and channel not in _TRUSTED_CHANNELS and not can_reopen(actor):
+        if reopening and not undo and channel not in _TRUSTED_CHANNELS and not can_reopen(actor):
             raise TransitionNotAllowed(
                 from_status, to_status, [], reason=_("Only a manager may reopen a closed item.")
             )
@@ -714,6 +721,36 @@ def commitment_transition(
             changes={"status": [from_status, to_status], "evidence": len(new_evidence)},
         )
     return change
+
+
+def commitment_undo_last_move(
+    *, commitment_id: int, actor, channel: str, now: dt.datetime | None = None
+) -> StatusChange:
+    """Take back the actor's own last move, within settings.TRACKER_UNDO_MINUTES and only
+    while nothing else changed since: a new history row moving back, never an edit."""
+    with transaction.atomic():
+        commitment = _lock(commitment_id)
+        last = undoable_move(commitment, actor, now)
+        if last is None:
+            raise ValidationError(
+                {
+                    "commitment": _(
+                        "There is no move of yours to undo: only your own last move can be "
+                        "undone, within %(m)s minutes and before anything else changes."
+                    )
+                    % {"m": settings.TRACKER_UNDO_MINUTES}
+                }
+            )
+        labels = dict(Status.choices)
+        return commitment_transition(
+            commitment_id=commitment.pk,
+            to_status=last.from_status,
+            actor=actor,
+            channel=channel,
+            note=_("Undid the move to %(s)s.") % {"s": labels[last.to_status]},
+            expected_version=commitment.version,
+            undo=True,
+        )
 
 
 def evidence_add(

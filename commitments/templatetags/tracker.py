@@ -166,3 +166,29 @@ def status_sector_chart(figures) -> dict:
             for value, label in figures.open_statuses
         ],
     }
+
+
+# One date format across pages, CSV and emails (settings.TRACKER_DATE_FORMAT), and times
+# always in the viewer's zone with the zone named, so "16:35" is never ambiguous.
+@register.filter
+def day(value) -> str:
+    """A date (or the date of a time, in the viewer's zone) in the one display format."""
+    from commitments.formats import format_day
+
+    return format_day(value)
+
+
+@register.filter
+def when(value) -> str:
+    """A time in the active (viewer's) zone, e.g. "16 Oct 2026, 21:05 Asia/Kabul"."""
+    from commitments.formats import format_when
+
+    return format_when(value)
+
+
+@register.filter
+def person(user) -> str:
+    """A user as people know them: the full name, the username only when no name is set."""
+    if user is None or user == "":
+        return ""
+    return user.get_full_name() or user.get_username()

@@ -192,3 +192,11 @@ def person(user) -> str:
     if user is None or user == "":
         return ""
     return user.get_full_name() or user.get_username()
+
+
+@register.filter
+def is_past(value) -> bool:
+    """A follow-up time already passed: flagged on every list."""
+    from django.utils import timezone
+
+    return value is not None and value < timezone.now()

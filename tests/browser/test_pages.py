@@ -73,7 +73,8 @@ def test_with_javascript_off_the_status_form_still_works_and_shows_errors(new_pa
     form.get_by_label("New status").select_option(Status.CANCELLED)
     form.get_by_role("button", name="Change status").click()
     # Cancelling needs a note: the error stands next to the field, nothing changed.
-    assert "Say why in a note." in page.locator("#status-form .has-error").inner_text()
+    assert "Say why in a note." in page.locator("#status-form").inner_text()
+    assert page.locator("#status-form .has-error").count() == 2  # the reason and the tick
     target.refresh_from_db()
     assert target.status != Status.CANCELLED
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 import datetime as dt
 
 import django_filters
+from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from .formats import DATE_INPUT_FORMATS
 from .models import Commitment, FigureKind, Organisation, Sector, Status, Visit, today_local
+from .search import search_condition
 
 
 class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
@@ -32,13 +34,25 @@ class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
         return super().filter(qs, value)
 
 
+class OverdueSelect(forms.NullBooleanSelect):
+    """Plain words instead of Django's "Unknown / Yes / No"."""
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs)
+        self.choices = [
+            ("unknown", _("Any")),
+            ("true", _("Overdue only")),
+            ("false", _("Not overdue")),
+        ]
+
+
 class CommitmentFilterSet(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=Status.choices, label=_("Status"))
     sector = django_filters.MultipleChoiceFilter(choices=Sector.choices, label=_("Sector"))
     owner = django_filters.ModelChoiceFilter(
         queryset=get_user_model().objects.all(),
         to_field_name="username",
-        label=_("Owner (username)"),
+        label=_("Owner"),
     )
     visit = django_filters.ModelChoiceFilter(queryset=Visit.objects.all(), label=_("Visit"))
     # Any pledging party: the first named (pledged_by) or one of the others (co_pledgers).
@@ -51,7 +65,9 @@ class CommitmentFilterSet(django_filters.FilterSet):
     beneficiary = django_filters.ModelChoiceFilter(
         queryset=Organisation.objects.all(), label=_("Beneficiary")
     )
-    overdue = django_filters.BooleanFilter(method="filter_overdue", label=_("Overdue"))
+    overdue = django_filters.BooleanFilter(
+        method="filter_overdue", label=_("Overdue"), widget=OverdueSelect
+    )
     due_after = django_filters.DateFilter(
         field_name="due_date",
         lookup_expr="gte",
@@ -73,7 +89,7 @@ class CommitmentFilterSet(django_filters.FilterSet):
     # --- REST API (issue 5): incremental sync. change_seq follows commit order
     # (services.next_change_seq), so "after the largest change_seq I saw" misses nothing.
     changed_after = django_filters.NumberFilter(
-        field_name="change_seq", lookup_expr="gt", label=_("Changed after (change_seq)")
+        field_name="change_seq", lookup_expr="gt", label=_("Changed after (sync position)")
     )
     ordering = django_filters.OrderingFilter(
         fields=(
@@ -102,19 +118,6 @@ class CommitmentFilterSet(django_filters.FilterSet):
         return queryset if value is None else queryset.pledged_by_party(value)
 
     def filter_q(self, queryset, name, value):
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(
-            Q(reference__icontains=value)
-            | Q(title__icontains=value)
-            | Q(description__icontains=value)
-            | Q(external_id=value)
-            | Q(pledged_by__name__icontains=value)
-            | Q(beneficiary__name__icontains=value)
-            | Q(
-                pk__in=Commitment.co_pledgers.through.objects.filter(
-                    organisation__name__icontains=value
-                ).values("commitment_id")
-            )
-        )
+        # One search for the list, the API and /search/: commitments/search.py.
+        found = search_condition(value)
+        return queryset if found is None else queryset.filter(found[0])

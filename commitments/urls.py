@@ -29,4 +29,5 @@ urlpatterns = [
     path("commitments/<int:pk>/snooze/", views.commitment_snooze, name="commitment-snooze"),
     path("commitments/<int:pk>/reassign/", views.commitment_reassign, name="commitment-reassign"),
     path("visits/<int:pk>/", views.visit_detail, name="visit-detail"),
+    path("search/", views.search, name="search"),
 ]

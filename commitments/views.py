@@ -40,8 +40,9 @@ from .forms import (
     TransitionForm,
     add_service_errors,
 )
-from .models import Channel, Commitment, Note, Status, Visit
+from .models import OPEN_STATUSES, Channel, Commitment, Note, Status, Visit
 from .permissions import can_edit, can_reassign, can_retract_note
+from .search import search_condition
 
 PAGE_SIZES = (25, 50, 100)
 # Overdue list grouping: the parameter value and the columns it orders by first.
@@ -137,6 +138,10 @@ def overdue_list(request: HttpRequest) -> HttpResponse:
                 content_type="text/plain; charset=utf-8",
             )
         return _overdue_csv(selectors.commitment_rows(queryset).prefetch_related("co_pledgers"))
+    # Only open commitments are ever overdue: offer only their statuses.
+    filterset.form.fields["status"].choices = [
+        (s.value, s.label) for s in Status if s in OPEN_STATUSES
+    ]
     page, size = _page(request, queryset)
     return render(
         request,
@@ -536,6 +541,29 @@ def commitment_reassign(request: HttpRequest, pk: int) -> HttpResponse:
                 _("Reassigned to %(u)s.") % {"u": form.cleaned_data["owner"].get_username()},
             )
     return _render_detail(request, commitment, status=INVALID, reassign_form=form)
+
+
+# --- Search ---------------------------------------------------------------------------
+
+
+@require_GET
+def search(request: HttpRequest) -> HttpResponse:
+    """The header search: the list's `q` filter (commitments/search.py), best match first."""
+    query = request.GET.get("q", "").strip()
+    page = None
+    if query:
+        found = search_condition(query)
+        ranked = (
+            Commitment.objects.filter(found[0])
+            .annotate(rank=found[1])
+            .order_by("-rank", "reference")
+        )
+        page, _size = _page(request, ranked)
+    return render(
+        request,
+        "commitments/search.html",
+        {"query": query, "page_obj": page, "querystring": _querystring(request, "page")},
+    )
 
 
 # --- Visit ------------------------------------------------------------------------------

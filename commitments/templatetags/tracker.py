@@ -200,3 +200,11 @@ def is_past(value) -> bool:
     from django.utils import timezone
 
     return value is not None and value < timezone.now()
+
+
+@register.filter
+def may_own(user) -> bool:
+    """Only desk officers and managers own commitments ("My commitments" is for them)."""
+    from commitments.permissions import is_desk_officer, is_manager
+
+    return bool(user and user.is_authenticated and (is_desk_officer(user) or is_manager(user)))

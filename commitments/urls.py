@@ -29,5 +29,7 @@ urlpatterns = [
     path("commitments/<int:pk>/snooze/", views.commitment_snooze, name="commitment-snooze"),
     path("commitments/<int:pk>/reassign/", views.commitment_reassign, name="commitment-reassign"),
     path("visits/<int:pk>/", views.visit_detail, name="visit-detail"),
+    path("visits/<int:pk>/brief/", views.visit_brief, name="visit-brief"),
+    path("visits/<int:pk>/brief.pdf", views.visit_brief_pdf, name="visit-brief-pdf"),
     path("search/", views.search, name="search"),
 ]

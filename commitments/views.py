@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from . import selectors, services
+from .brief_pdf import pdf_available, render_brief_pdf
 from .exceptions import TransitionNotAllowed, VersionConflict
 from .filters import CommitmentFilterSet
 from .forms import (
@@ -40,7 +41,7 @@ from .forms import (
     TransitionForm,
     add_service_errors,
 )
-from .models import OPEN_STATUSES, Channel, Commitment, Note, Status, Visit
+from .models import OPEN_STATUSES, Channel, Commitment, Note, Status, Visit, today_local
 from .permissions import can_edit, can_reassign, can_retract_note
 from .search import search_condition
 
@@ -84,7 +85,11 @@ def _querystring(request: HttpRequest, *drop: str) -> str:
 
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "commitments/dashboard.html", {"figures": selectors.dashboard_figures()})
+    return render(
+        request,
+        "commitments/dashboard.html",
+        {"figures": selectors.dashboard_figures(), "manager": selectors.manager_view()},
+    )
 
 
 @require_GET
@@ -587,3 +592,32 @@ def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "querystring": _querystring(request, "page"),
         },
     )
+
+
+@require_GET
+def visit_brief(request: HttpRequest, pk: int) -> HttpResponse:
+    """One printable A4 page to take into the next meeting."""
+    visit = get_object_or_404(Visit, pk=pk)
+    available, how = pdf_available()
+    return render(
+        request,
+        "commitments/visit_brief.html",
+        {
+            "brief": selectors.visit_brief(visit),
+            "pdf_available": available,
+            "pdf_how": how,
+            "today": today_local(),
+        },
+    )
+
+
+@require_GET
+def visit_brief_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    visit = get_object_or_404(Visit, pk=pk)
+    available, how = pdf_available()
+    if not available:
+        return HttpResponse(how, status=503, content_type="text/plain; charset=utf-8")
+    data = render_brief_pdf(selectors.visit_brief(visit))
+    response = HttpResponse(data, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="brief-{visit.code}.pdf"'
+    return response

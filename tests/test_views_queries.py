@@ -14,15 +14,17 @@ from .factories import CommitmentFactory, OrganisationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-# Each starts with the session and the user, then the page's own reads.
+# Each starts with the session and the user, then the page's own reads, and the user's
+# groups (the header offers "My commitments" only to those who own commitments).
 PAGE_QUERIES = {
     # count, the page's ids, its rows (joined, last status change annotated), their other
     # pledging parties, filter choices (owners, visits, pledging and beneficiary
     # organisations)
-    "/commitments/": 10,
-    "/commitments/overdue/": 10,
-    # sector x status x currency counts and sums, overdue and due-soon counts, due-soon rows
-    "/": 5,
+    "/commitments/": 11,
+    "/commitments/overdue/": 11,
+    # sector x status x currency counts and sums, overdue and due-soon counts, due-soon rows;
+    # the user's groups; overdue by owner, by counterpart, and the weekly trend (one each)
+    "/": 9,
 }
 
 

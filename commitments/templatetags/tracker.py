@@ -208,3 +208,27 @@ def may_own(user) -> bool:
     from commitments.permissions import is_desk_officer, is_manager
 
     return bool(user and user.is_authenticated and (is_desk_officer(user) or is_manager(user)))
+
+
+@register.inclusion_tag("commitments/partials/chart_overdue_trend.html")
+def overdue_trend_chart(trend) -> dict:
+    """Geometry of the weekly "overdue over time" bars (server-side SVG, no script)."""
+    from commitments.formats import format_day
+
+    step, height, top, base = 16, 120, 16, 140
+    biggest = max((n for _, n in trend), default=0) or 1
+    bars = []
+    for index, (day, n) in enumerate(trend):
+        h = round(height * n / biggest, 1)
+        bars.append({"x": 8 + index * step, "y": base - h, "h": h, "n": n, "day": format_day(day)})
+    return {
+        "bars": bars,
+        "bar_width": step - 4,
+        "width": 16 + len(trend) * step,
+        "height": base + 22,
+        "base": base,
+        "top": top,
+        "first": bars[0]["day"] if bars else "",
+        "last": bars[-1]["day"] if bars else "",
+        "biggest": biggest,
+    }

@@ -15,7 +15,9 @@ reload, a bookmark, Back) redirects to the commitment instead of a bare 405.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+import datetime as dt
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -26,6 +28,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from . import selectors, services
@@ -165,26 +168,40 @@ def overdue_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-CSV_HEADER = (
-    "reference",
-    "title",
-    "status",
-    "days_overdue",
-    "due_date",
-    "owner",
-    "pledged_by",
-    "also_pledged_by",
-    "beneficiary",
-    "sector",
-    # What the amount is: money pledged, agreements' value or a target, so a sum over
-    # the column is only ever taken within one kind.
-    "figure_kind",
-    "amount",
-    "currency_or_unit",
-    "figure_year",
-    "last_status_change_at",
-    "last_status_change_note",
-    "next_follow_up_at",
+def _csv_day(value) -> str:
+    """ISO date (no time, no microseconds); a time is taken as a date in the viewer's zone."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        value = timezone.localtime(value).date()
+    return value.isoformat()
+
+
+def _person_name(user) -> str:
+    return (user.get_full_name() or user.get_username()) if user else ""
+
+
+# The overdue CSV: the page's columns first, in the page's order and with its labels,
+# then the figures. Labels, not codes; ISO dates; a spreadsheet reads it as UTF-8 thanks
+# to the byte-order mark.
+CSV_COLUMNS: tuple[tuple[str, Callable[[Commitment], Any]], ...] = (
+    (_lazy("Days overdue"), lambda c: c.days_overdue.days if c.days_overdue is not None else ""),
+    (_lazy("Reference"), lambda c: c.reference),
+    (_lazy("Title"), lambda c: c.title),
+    (_lazy("Status"), lambda c: c.get_status_display()),
+    (_lazy("Owner"), lambda c: _person_name(c.owner)),
+    (_lazy("Pledged by"), lambda c: c.pledged_by.name),
+    (_lazy("Also pledged by"), lambda c: "; ".join(o.name for o in c.co_pledgers.all())),
+    (_lazy("Beneficiary"), lambda c: c.beneficiary.name if c.beneficiary else ""),
+    (_lazy("Last status change"), lambda c: _csv_day(c.last_change_at)),
+    (_lazy("Last status change note"), lambda c: c.last_change_note or ""),
+    (_lazy("Next follow-up"), lambda c: _csv_day(c.next_follow_up_at)),
+    (_lazy("Due date"), lambda c: _csv_day(c.due_date)),
+    (_lazy("Sector"), lambda c: c.get_sector_display()),
+    (_lazy("Kind of figure"), lambda c: c.get_figure_kind_display() if c.figure_kind else ""),
+    (_lazy("Amount"), lambda c: "" if c.amount is None else f"{c.amount:.2f}"),
+    (_lazy("Currency or unit"), lambda c: c.currency or c.unit),
+    (_lazy("Figure year"), lambda c: c.figure_year or ""),
 )
 
 
@@ -206,29 +223,9 @@ def _overdue_csv(queryset: QuerySet[Commitment]) -> StreamingHttpResponse:
 
     def rows() -> Iterator[str]:
         writer = csv.writer(_Echo())
-        yield writer.writerow(CSV_HEADER)
+        yield "\ufeff" + writer.writerow([str(label) for label, _value in CSV_COLUMNS])
         for c in queryset.iterator(chunk_size=2000):
-            yield writer.writerow(
-                [
-                    _csv_cell(c.reference),
-                    _csv_cell(c.title),
-                    c.status,
-                    c.days_overdue.days if c.days_overdue is not None else "",
-                    c.due_date.isoformat() if c.due_date else "",
-                    _csv_cell(c.owner.get_username() if c.owner else ""),
-                    _csv_cell(c.pledged_by.name),
-                    _csv_cell("; ".join(o.name for o in c.co_pledgers.all())),
-                    _csv_cell(c.beneficiary.name if c.beneficiary else ""),
-                    c.sector,
-                    c.figure_kind,
-                    "" if c.amount is None else f"{c.amount:.2f}",
-                    c.currency or c.unit,
-                    c.figure_year or "",
-                    c.last_change_at.isoformat() if c.last_change_at else "",
-                    _csv_cell(c.last_change_note or ""),
-                    c.next_follow_up_at.isoformat() if c.next_follow_up_at else "",
-                ]
-            )
+            yield writer.writerow([_csv_cell(value(c)) for _label, value in CSV_COLUMNS])
 
     stamp = timezone.localdate().isoformat()
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")

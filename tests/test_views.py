@@ -557,13 +557,21 @@ def test_overdue_csv_is_exactly_what_the_filters_select(client, manager):
     response = client.get("/commitments/overdue/", {"sector": Sector.HEALTH, "format": "csv"})
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert [r["reference"] for r in rows] == [a.reference, b.reference]
-    assert rows[0]["days_overdue"] == "9"
+    body = b"".join(response.streaming_content)
+    # A byte-order mark, so a spreadsheet reads UTF-8.
+    assert body.startswith("\ufeff".encode())
+    rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
+    assert [r["Reference"] for r in rows] == [a.reference, b.reference]
+    assert rows[0]["Days overdue"] == "9"
+    # Labels, not codes; ISO dates.
+    assert rows[0]["Status"] == a.get_status_display() and rows[0]["Sector"] == "Health"
+    assert rows[0]["Due date"] == a.due_date.isoformat()
     # A cell a spreadsheet would run as a formula is defused.
-    assert rows[0]["title"] == "'=HYPERLINK(evil)"
+    assert rows[0]["Title"] == "'=HYPERLINK(evil)"
     page = client.get("/commitments/overdue/", {"sector": Sector.HEALTH})
-    assert [c.reference for c in page.context["page_obj"]] == [r["reference"] for r in rows]
+    assert [c.reference for c in page.context["page_obj"]] == [r["Reference"] for r in rows]
+    # The page's columns come first, in its order.
+    assert list(rows[0])[:3] == ["Days overdue", "Reference", "Title"]
 
 
 def test_overdue_csv_with_bad_filters_is_a_400(client, manager):

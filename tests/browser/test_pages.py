@@ -112,10 +112,10 @@ def test_manager_filters_overdue_by_sector_and_the_csv_matches_the_page(new_page
         page.get_by_role("link", name="Export CSV").click()
     download = download_info.value
     assert download.suggested_filename.startswith("overdue-")
-    with open(download.path(), encoding="utf-8", newline="") as handle:
+    with open(download.path(), encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(io.StringIO(handle.read())))
-    assert [row["reference"] for row in rows] == shown
-    assert {row["sector"] for row in rows} == {sector}
+    assert [row["Reference"] for row in rows] == shown
+    assert {row["Sector"] for row in rows} == {Sector(sector).label}
     screenshot(page, f"overdue-{Sector(sector).value}")
 
 

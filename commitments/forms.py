@@ -49,6 +49,7 @@ class TransitionForm(_VersionedForm):
         required=False,
         help_text=_("Needed when blocking, cancelling or reopening."),
     )
+    due_date = day_field(_("New due date"), required=False)
     evidence_url = forms.CharField(
         label=_("Evidence link"),
         required=False,
@@ -71,6 +72,11 @@ class TransitionForm(_VersionedForm):
         # An empty first choice: nothing is preselected, so a move is always chosen.
         self.fields["to_status"].choices = [("", _("Choose a move…")), *moves] if moves else []
         self.fields["version"].initial = commitment.version
+        if commitment.is_open:
+            del self.fields["due_date"]
+        else:
+            # Reopening: the old due date has passed or no longer means anything.
+            self.fields["due_date"].required = True
 
     def clean(self):
         data = super().clean()

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from commitments import services
-from commitments.models import Channel, Profile, Status, StatusChange
+from commitments.models import Channel, Commitment, Profile, Status, StatusChange
 
 from .factories import CommitmentFactory
 
@@ -153,3 +153,42 @@ def test_date_filter_accepts_day_month_year_and_iso(client, officer):
     assert client.get("/commitments/?due_after=2026-10-16").status_code == 200
     bad = client.get("/commitments/?due_after=10/16/2026")
     assert bad.status_code == 400
+
+
+def test_snooze_must_end_after_the_next_follow_up(officer):
+    c = CommitmentFactory(owner=officer, status=Status.AGREED)
+    follow_up = timezone.now() + dt.timedelta(days=10)
+    Commitment.objects.filter(pk=c.pk).update(next_follow_up_at=follow_up)
+    c.refresh_from_db()
+    with pytest.raises(ValidationError) as caught:
+        services.commitment_snooze(
+            commitment_id=c.pk,
+            actor=officer,
+            channel=Channel.WEB,
+            until=timezone.localdate() + dt.timedelta(days=5),
+            reason="travel",
+        )
+    assert "until" in caught.value.message_dict
+    c.refresh_from_db()
+    assert c.snoozed_until is None
+    services.commitment_snooze(
+        commitment_id=c.pk,
+        actor=officer,
+        channel=Channel.WEB,
+        until=timezone.localdate(follow_up) + dt.timedelta(days=3),
+        reason="travel",
+    )
+
+
+def test_reopening_asks_for_a_due_date_and_resets_progress(client, manager):
+    c = CommitmentFactory(status=Status.FULFILLED, progress=100)
+    client.force_login(manager)
+    data = {"version": c.version, "to_status": Status.IN_PROGRESS, "note": "Work resumed"}
+    refused = _move(client, c, {**data, "confirm": "on"})
+    assert refused.status_code == 422
+    assert refused.context["transition_form"].errors["due_date"]
+    due = timezone.localdate() + dt.timedelta(days=30)
+    done = _move(client, c, {**data, "confirm": "on", "due_date": due.strftime("%d/%m/%Y")})
+    assert done.status_code == 302
+    c.refresh_from_db()
+    assert (c.status, c.progress, c.due_date) == (Status.IN_PROGRESS, 90, due)

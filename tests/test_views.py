@@ -383,7 +383,7 @@ def test_add_evidence_note_and_snooze_show_in_the_timeline(client, officer, comm
         _post(client, commitment, "note-add", {"text": "Called the ministry."}).status_code == 302
     )
     commitment.refresh_from_db()
-    until = TODAY() + dt.timedelta(days=10)
+    until = TODAY() + dt.timedelta(days=30)
     response = _post(
         client,
         commitment,
@@ -449,6 +449,7 @@ def test_manager_reopens_a_fulfilled_commitment_with_a_note(client, manager):
             "to_status": Status.IN_PROGRESS,
             "note": "Work resumed",
             "confirm": "on",
+            "due_date": (TODAY() + dt.timedelta(days=30)).isoformat(),
         },
     )
     assert response.status_code == 302

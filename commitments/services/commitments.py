@@ -650,6 +650,7 @@ def commitment_transition(
     evidence: Iterable[EvidenceInput] = (),
     expected_version: int | None = None,
     undo: bool = False,
+    due_date: dt.date | None = None,
 ) -> StatusChange:
     """Move a commitment to another status: the one place a status changes.
 
@@ -681,6 +682,8 @@ def commitment_transition(
             )
         if (to_status in NOTE_REQUIRED or reopening) and not note:
             raise ValidationError({"note": _("Say why in a note.")})
+        if due_date is not None and due_date < timezone.localdate():
+            raise ValidationError({"due_date": _("A new due date cannot be in the past.")})
         new_evidence = _validate_evidence(evidence, commitment)
         if to_status == Status.FULFILLED and not new_evidence and not commitment.evidence.exists():
             raise ValidationError(
@@ -694,6 +697,11 @@ def commitment_transition(
         commitment.status_changed_at = now
         if to_status == Status.FULFILLED:
             commitment.progress = 100
+        elif reopening and commitment.progress >= 100:
+            # Reopened work is not done: progress below 100 until it is fulfilled again.
+            commitment.progress = 90
+        if due_date is not None:
+            commitment.due_date = due_date
         if to_status in TERMINAL_STATUSES:
             commitment.next_follow_up_at = None
             commitment.snoozed_until = None
@@ -844,6 +852,19 @@ def commitment_snooze(
         _check_can_edit(actor=actor, commitment=commitment, channel=channel)
         if not commitment.is_open:
             raise ValidationError({"until": _("A closed commitment has no follow-ups to snooze.")})
+        # A snooze that ends before the next follow-up would hold nothing.
+        next_day = (
+            timezone.localdate(commitment.next_follow_up_at)
+            if commitment.next_follow_up_at
+            else None
+        )
+        if next_day is not None and until <= next_day:
+            raise ValidationError(
+                {
+                    "until": _("The next follow-up is on %(d)s already: snooze until a later date.")
+                    % {"d": next_day.isoformat()}
+                }
+            )
         old = commitment.snoozed_until
         commitment.snoozed_until = until
         _bump(commitment)

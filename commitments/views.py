@@ -71,8 +71,9 @@ def _page(request: HttpRequest, queryset: QuerySet[Commitment], default: int = P
     return page, size
 
 
-# Filters the pages leave out: updated_since serves API sync; headers do the ordering.
-_NOT_SHOWN = {"updated_since", "ordering"}
+# Filters the pages leave out: updated_since and changed_after serve API sync; headers do
+# the ordering.
+_NOT_SHOWN = {"updated_since", "changed_after", "ordering"}
 
 
 def _filter_fields(filterset: CommitmentFilterSet, *skip: str) -> list:

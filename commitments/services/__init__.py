@@ -9,6 +9,7 @@ from .commitments import (
     CommitmentChange,
     EvidenceInput,
     NewCommitment,
+    check_can_set_watchers,
     commitment_create,
     commitment_reassign,
     commitment_snooze,
@@ -23,6 +24,7 @@ from .commitments import (
     next_reference,
     note_add,
     note_retract,
+    owner_for_new,
 )
 from .heartbeats import SWEEP_HEARTBEAT, heartbeat_record
 from .profiles import profile_set_time_zone
@@ -102,3 +104,6 @@ __all__ += [
     "commitments_update_many",
     "reminders_void_stale_many",
 ]
+
+# One owner rule on every path (issue 11)
+__all__ += ["check_can_set_watchers", "owner_for_new"]

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from ..exceptions import TransitionNotAllowed, VersionConflict
 from ..models import Commitment, Status
+from ..validators import storable
 from .commitments import (
     CommitmentChange,
     NewCommitment,
@@ -241,23 +242,14 @@ def idempotency_claim(*, token, key: str, fingerprint: str):
         return row
 
 
-def _storable(value):
-    """The answer as PostgreSQL's jsonb can hold it: it refuses NUL characters, which an
-    error message may echo back from the client's input (an unknown field name)."""
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
-    if isinstance(value, dict):
-        return {_storable(k): _storable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_storable(v) for v in value]
-    return value
-
-
 def idempotency_complete(*, token, key: str, status: int, body) -> None:
+    """Keep the answer for replays. The caller sends storable(body) too, so a replay is
+    the same bytes as the first answer (an error may echo a NUL or a lone surrogate from
+    the client's input, which jsonb cannot hold)."""
     from ..models import IdempotencyKey
 
     IdempotencyKey.objects.filter(token=token, key=key, response_status__isnull=True).update(
-        response_status=status, response_body=_storable(body)
+        response_status=status, response_body=storable(body)
     )
 
 

@@ -44,6 +44,7 @@ from .forms import (
     TransitionForm,
     add_service_errors,
 )
+from .integration_views import xlsx_response
 from .models import OPEN_STATUSES, Channel, Commitment, Note, Status, Visit, today_local
 from .permissions import can_edit, can_reassign, can_retract_note
 from .search import search_condition
@@ -103,6 +104,8 @@ def commitment_list(request: HttpRequest) -> HttpResponse:
     )
     valid = filterset.is_valid() if filterset.is_bound else True
     queryset = filterset.qs if valid else Commitment.objects.none()
+    if request.GET.get("format") == "xlsx" and valid:
+        return xlsx_response(queryset, "commitments")
     page, size = _page(request, queryset)
     return render(
         request,
@@ -115,6 +118,7 @@ def commitment_list(request: HttpRequest) -> HttpResponse:
             "page_sizes": PAGE_SIZES,
             "querystring": _querystring(request, "page"),
             "mine": request.GET.get("owner") == request.user.get_username(),
+            "export_querystring": _querystring(request, "page", "per_page", "format"),
         },
         status=200 if valid else 400,
     )
@@ -151,6 +155,8 @@ def overdue_list(request: HttpRequest) -> HttpResponse:
     filterset.form.fields["status"].choices = [
         (s.value, s.label) for s in Status if s in OPEN_STATUSES
     ]
+    if request.GET.get("format") == "xlsx" and valid:
+        return xlsx_response(queryset, "overdue")
     page, size = _page(request, queryset)
     return render(
         request,

@@ -139,11 +139,14 @@ def test_times_show_in_the_viewers_zone_with_its_name(client, officer):
 
 def test_profile_page_sets_the_zone_and_refuses_an_unknown_one(client, officer):
     client.force_login(officer)
-    assert client.get("/profile/").status_code == 200
-    bad = client.post("/profile/", {"time_zone": "Mars/Olympus"})
+    page = client.get("/profile/")
+    assert page.status_code == 200
+    assert 'action="/profile/time-zone/"' in page.content.decode()
+    bad = client.post("/profile/time-zone/", {"time_zone": "Mars/Olympus"})
     assert bad.status_code == 422
     assert not Profile.objects.filter(user=officer, time_zone="Mars/Olympus").exists()
-    assert client.post("/profile/", {"time_zone": "Asia/Almaty"}).status_code == 302
+    saved = client.post("/profile/time-zone/", {"time_zone": "Asia/Almaty"})
+    assert saved.status_code == 302 and saved["Location"] == "/profile/"
     assert Profile.objects.get(user=officer).time_zone == "Asia/Almaty"
 
 

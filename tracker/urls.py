@@ -24,7 +24,8 @@ urlpatterns = [
     # with the templates in templates/registration/.
     path("accounts/", include("django.contrib.auth.urls")),
     path("accounts/", include("accounts.urls")),
-    path("profile/", accounts_views.profile, name="profile"),
+    # The time zone form of /profile/ (the page itself: commitments.integration_views).
+    path("profile/time-zone/", accounts_views.profile, name="profile-time-zone"),
     path("admin/", admin.site.urls),
     # --- REST API (issue 5): the data needs a token. The schema and its docs need a
     # sign-in (session or token) unless API_DOCS_PUBLIC=1 (issue 11).

@@ -36,11 +36,13 @@ from ..models import (
     Status,
     StatusChange,
     Visit,
+    WebhookEvent,
 )
 from ..permissions import can_reassign, can_reopen, can_retract_note, editable_ids
 from ..selectors import undoable_move
 from ..validators import validate_storable_text
 from .reminders import reminders_void_stale, reminders_void_stale_many
+from .webhooks import webhook_events_record
 
 User = get_user_model()
 
@@ -496,6 +498,7 @@ def commitment_create(
             commitment.watchers.set(watchers)
         _created_row(commitment=commitment, actor=actor, channel=channel, now=now).save()
         _audit(action="create", actor=actor, channel=channel, commitment=commitment)
+        webhook_events_record(event=WebhookEvent.CREATED, commitments=[commitment])
     return commitment
 
 
@@ -539,6 +542,12 @@ def commitment_update(
         reminders_void_stale(commitment=commitment)
         if "owner" in changes and commitment.owner_id is not None:
             _reassign_note(commitment=commitment, actor=actor, channel=channel).save()
+        if "due_date" in changes:
+            webhook_events_record(
+                event=WebhookEvent.DUE_DATE_CHANGED,
+                commitments=[commitment],
+                data={"due_date": changes["due_date"]},
+            )
         _audit(
             action="update", actor=actor, channel=channel, commitment=commitment, changes=changes
         )
@@ -617,6 +626,7 @@ def commitments_create_many(
                 _audit_row(action="create", actor=actor, channel=channel, commitment=c)
                 for c in built.values()
             )
+            webhook_events_record(event=WebhookEvent.CREATED, commitments=built.values())
         for index, commitment in built.items():
             results[index] = commitment
     return results
@@ -725,6 +735,10 @@ def commitments_update_many(
                     action="update", actor=actor, channel=channel, commitment=c, changes=changes
                 )
                 for c, changes in pending.values()
+            )
+            webhook_events_record(
+                event=WebhookEvent.DUE_DATE_CHANGED,
+                commitments=[c for c, changes in pending.values() if "due_date" in changes],
             )
         for index, (commitment, _changes) in pending.items():
             results[index] = (commitment, True)
@@ -837,6 +851,11 @@ def commitment_transition(
                 **({"due_date": due_date.isoformat()} if due_date else {}),
             },
         )
+        webhook_events_record(
+            event=WebhookEvent.STATUS_CHANGED,
+            commitments=[commitment],
+            data={"from": from_status, "to": to_status, "note": note},
+        )
     return change
 
 
@@ -890,6 +909,11 @@ def evidence_add(
             commitment=commitment,
             changes={"evidence": row.pk, "url": row.url},
         )
+        webhook_events_record(
+            event=WebhookEvent.EVIDENCE_ADDED,
+            commitments=[commitment],
+            data={"evidence": {"id": row.pk, "url": row.url, "title": row.title}},
+        )
     return row
 
 
@@ -933,6 +957,11 @@ def note_add(
             channel=channel,
             commitment=commitment,
             changes={"note": note.pk},
+        )
+        webhook_events_record(
+            event=WebhookEvent.NOTE_ADDED,
+            commitments=[commitment],
+            data={"note": {"id": note.pk, "kind": note.kind, "text": note.text}},
         )
     return note
 

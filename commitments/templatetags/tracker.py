@@ -232,3 +232,11 @@ def overdue_trend_chart(trend) -> dict:
         "last": bars[-1]["day"] if bars else "",
         "biggest": biggest,
     }
+
+
+@register.filter
+def manages(user) -> bool:
+    """{% if user|manages %}: a manager or admin (the menu's webhook and import links)."""
+    from ..permissions import is_manager
+
+    return is_manager(user)

@@ -9,6 +9,7 @@ import io
 import django_otp
 import qrcode
 import qrcode.image.svg
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -20,8 +21,8 @@ from django.views.decorators.http import require_http_methods
 from commitments.forms import add_service_errors
 
 from . import services
-from .forms import CodeForm
-from .middleware import SECOND_FACTOR_DUE
+from .forms import CodeForm, TimeZoneForm
+from .middleware import SECOND_FACTOR_DUE, TIME_ZONE_KEY
 
 
 def _qr_data_uri(text: str) -> str:
@@ -88,3 +89,33 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
         form.add_error("token", _("That code is not right."))
     status = 400 if form.errors else 200
     return render(request, "accounts/verify.html", {"form": form, "next": next_url}, status=status)
+
+
+def time_zone_form(user) -> TimeZoneForm:
+    """The time zone form as /profile/ shows it, filled with the user's zone."""
+    from commitments.models import Profile
+
+    current = Profile.objects.filter(user=user).values_list("time_zone", flat=True).first()
+    return TimeZoneForm(initial={"time_zone": current or settings.TIME_ZONE})
+
+
+@require_http_methods(["GET", "POST"])
+def profile(request: HttpRequest) -> HttpResponse:
+    """Save the user's time zone (the form sits on /profile/); every time is shown in it."""
+    from commitments import services as commitment_services
+
+    if request.method != "POST":
+        return redirect("commitments:profile")
+    form = TimeZoneForm(request.POST)
+    if form.is_valid():
+        try:
+            commitment_services.profile_set_time_zone(
+                user=request.user, time_zone=form.cleaned_data["time_zone"]
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            request.session[TIME_ZONE_KEY] = form.cleaned_data["time_zone"]
+            messages.success(request, _("Time zone saved."))
+            return redirect("commitments:profile")
+    return render(request, "accounts/profile.html", {"form": form}, status=422)

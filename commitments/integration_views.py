@@ -16,6 +16,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.views import time_zone_form
+
 from . import services
 from .forms import add_service_errors
 from .models import (
@@ -85,6 +87,7 @@ def profile(request: HttpRequest) -> HttpResponse:
             "personal": personal,
             "feeds": [row for row in _feed_rows(request.user) if row[0].pk != personal.pk],
             "feed_form": CalendarFeedForm(),
+            "time_zone_form": time_zone_form(request.user),
         },
     )
 

@@ -108,8 +108,9 @@ class Role:
 
 
 def today_local(now: dt.datetime | None = None) -> dt.date:
-    """Today's date in the tracker's time zone (settings.TIME_ZONE)."""
-    return timezone.localdate(now or timezone.now())
+    """Today's date in the tracker's time zone (settings.TIME_ZONE), whichever zone a
+    page has activated for its viewer: what is overdue must not depend on who looks."""
+    return timezone.localdate(now or timezone.now(), timezone.get_default_timezone())
 
 
 class DocumentKind(models.TextChoices):
@@ -380,34 +381,6 @@ class CommitmentQuerySet(models.QuerySet):
         (a subquery, not a join: no duplicate rows, no DISTINCT)."""
         shared = Commitment.co_pledgers.through.objects.filter(organisation=organisation)
         return self.filter(Q(pledged_by=organisation) | Q(pk__in=shared.values("commitment_id")))
-
-    def search(self, text: str) -> CommitmentQuerySet:
-        """Commitments whose reference, title, description or any party's name contains
-        `text` (case-insensitive), or whose external id is `text`.
-
-        Shaped for the trigram indexes (migration 0015): the parties' names are matched
-        first in their own small table, so the big one is searched only by an OR of
-        conditions on its own columns, each served by an index (a bitmap OR, never a scan
-        of every row: a search with no match costs the same at 1M rows as at 1k)."""
-        organisations = list(
-            Organisation.objects.filter(name__icontains=text).values_list("pk", flat=True)
-        )
-        match = (
-            Q(reference__icontains=text)
-            | Q(title__icontains=text)
-            | Q(description__icontains=text)
-            | Q(external_id=text)
-        )
-        if organisations:
-            shared = Commitment.co_pledgers.through.objects.filter(
-                organisation_id__in=organisations
-            ).values("commitment_id")
-            match |= (
-                Q(pledged_by_id__in=organisations)
-                | Q(beneficiary_id__in=organisations)
-                | Q(pk__in=shared)
-            )
-        return self.filter(match)
 
     def editable_by(self, user) -> CommitmentQuerySet:
         """What `user` may change: everything for managers, owned/watched for officers."""

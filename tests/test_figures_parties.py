@@ -207,12 +207,12 @@ def test_overdue_csv_carries_the_kind_of_figure_and_every_party(client, manager)
     c.co_pledgers.add(other)
     client.force_login(manager)
     response = client.get("/commitments/overdue/", {"format": "csv"})
-    *lines, trailer = b"".join(response.streaming_content).decode().splitlines()
+    *lines, trailer = b"".join(response.streaming_content).decode("utf-8-sig").splitlines()
     assert trailer == "# rows: 1"
     (row,) = csv.DictReader(io.StringIO("\n".join(lines)))
-    assert (row["figure_kind"], row["amount"], row["currency_or_unit"]) == (
-        "target_trade_turnover",
+    assert (row["Kind of figure"], row["Amount"], row["Currency or unit"]) == (
+        FigureKind.TARGET_TRADE_TURNOVER.label,
         "3.00",
         "USD",
     )
-    assert row["also_pledged_by"] == "Second party"
+    assert row["Also pledged by"] == "Second party"

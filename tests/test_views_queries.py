@@ -14,16 +14,18 @@ from .factories import CommitmentFactory, OrganisationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-# Each starts with the session and the user, then the page's own reads.
+# Each starts with the session and the user, then the page's own reads, and the user's
+# groups (the header offers "My commitments" only to those who own commitments).
 PAGE_QUERIES = {
     # count, the page's ids, its rows (joined, last status change annotated), their other
     # pledging parties, filter choices (owners, visits, pledging and beneficiary
     # organisations)
-    "/commitments/": 10,
-    "/commitments/overdue/": 10,
+    "/commitments/": 11,
+    "/commitments/overdue/": 11,
     # the change counter, then (nothing cached yet) sector x status x currency counts and
-    # sums, overdue and due-soon counts, due-soon rows
-    "/": 6,
+    # sums, overdue and due-soon counts, due-soon rows; overdue by owner, by counterpart,
+    # and the weekly trend (one each); the user's groups
+    "/": 10,
 }
 
 
@@ -86,8 +88,9 @@ def test_detail_timeline_query_count_is_constant(
         CommitmentFactory(parent=commitment)
     client.force_login(officer)
     # session, user, commitment, groups, its other pledging parties, children, watchers,
-    # then one query per timeline source: statuses, notes, evidence, reminders.
-    with django_assert_num_queries(11):
+    # then one query per timeline source: statuses, notes, evidence, reminders; the evidence
+    # list, and the last move (may this user undo it).
+    with django_assert_num_queries(13):
         response = client.get(f"/commitments/{commitment.pk}/")
     assert len(response.context["timeline"]) == 2 * size + 1
 
@@ -103,7 +106,8 @@ def test_dashboard_reads_one_row_while_nothing_changes_and_recomputes_after_a_ch
     client.force_login(manager)
     first = client.get("/")
     counts = {v: n for v, _label, n in first.context["figures"].by_status}
-    with django_assert_num_queries(3):  # session, user, the change counter: any table size
+    # session, user, the change counter, the user's groups: any table size
+    with django_assert_num_queries(4):
         again = client.get("/")
     assert again.context["figures"] == first.context["figures"]
     assert again.context["summary"].fresh

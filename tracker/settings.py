@@ -73,6 +73,8 @@ MIDDLEWARE = [
     # who has a device to the code page until it is.
     "django_otp.middleware.OTPMiddleware",
     "accounts.middleware.SecondFactorMiddleware",
+    # Times shown in the viewer's own zone (Profile.time_zone).
+    "accounts.middleware.user_time_zone_middleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -158,6 +160,8 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+# The one date format people read (pages, emails); see commitments/formats.py.
+TRACKER_DATE_FORMAT = "j M Y"
 
 # --- Static files ------------------------------------------------------------------------
 STATIC_URL = "static/"
@@ -399,6 +403,8 @@ DJANGO_GUID = {
 # --- Domain ------------------------------------------------------------------------------
 # Days between follow-up requests for a commitment that sets no cadence of its own.
 TRACKER_FOLLOW_UP_DAYS = env.int("TRACKER_FOLLOW_UP_DAYS", default=14)
+# Minutes during which a user may undo their own last status move (a new history row).
+TRACKER_UNDO_MINUTES = env.int("TRACKER_UNDO_MINUTES", default=10)
 # A due date must fall within this many years of today, either side (a typo like 2205 or
 # 0225 is refused, and every due date can still be reached by the overdue rules).
 TRACKER_DUE_DATE_WINDOW_YEARS = env.int("TRACKER_DUE_DATE_WINDOW_YEARS", default=10)

@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
+from accounts import views as accounts_views
 from commitments.api.errors import not_found
 from commitments.api.views import DocsView, SchemaView
 from commitments.health_views import healthz, readyz
@@ -23,6 +24,8 @@ urlpatterns = [
     # with the templates in templates/registration/.
     path("accounts/", include("django.contrib.auth.urls")),
     path("accounts/", include("accounts.urls")),
+    # The time zone form of /profile/ (the page itself: commitments.integration_views).
+    path("profile/time-zone/", accounts_views.profile, name="profile-time-zone"),
     path("admin/", admin.site.urls),
     # --- REST API (issue 5): the data needs a token. The schema and its docs need a
     # sign-in (session or token) unless API_DOCS_PUBLIC=1 (issue 11).

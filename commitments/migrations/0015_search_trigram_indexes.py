@@ -1,9 +1,10 @@
 """Trigram indexes for the free-text search (issue 13), on PostgreSQL only.
 
-Django's icontains on PostgreSQL compares UPPER(column::text) LIKE UPPER('%term%'), so
-each index is on that expression with gin_trgm_ops: the planner answers the search's OR
-of LIKEs with a bitmap OR of these indexes instead of reading every row. SQLite keeps
-its plain LIKE (no extension, nothing to create)."""
+The search (commitments/search.py) compares LOWER(column) LIKE '%term%' (Unicode lower
+case), so each index is on that expression with gin_trgm_ops: the planner answers the
+search's OR of LIKEs with a bitmap OR of these indexes instead of reading every row.
+Organisation, person and user names are matched in Python (small tables). SQLite keeps
+its plain scan (no extension, nothing to create)."""
 
 from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations
@@ -12,7 +13,7 @@ INDEXES = {
     "commitment_reference_trgm": ("commitments_commitment", "reference"),
     "commitment_title_trgm": ("commitments_commitment", "title"),
     "commitment_description_trgm": ("commitments_commitment", "description"),
-    "organisation_name_trgm": ("commitments_organisation", "name"),
+    "commitment_source_quote_trgm": ("commitments_commitment", "source_quote"),
 }
 
 
@@ -31,7 +32,7 @@ def create(apps, schema_editor):
     for name, (table, column) in INDEXES.items():
         schema_editor.execute(
             f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table}" '
-            f'USING gin ((UPPER("{column}"::text)) gin_trgm_ops)'
+            f'USING gin ((LOWER("{column}"::text)) gin_trgm_ops)'
         )
 
 

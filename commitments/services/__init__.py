@@ -14,6 +14,7 @@ from .commitments import (
     commitment_reassign,
     commitment_snooze,
     commitment_transition,
+    commitment_undo_last_move,
     commitment_update,
     commitment_watchers_set,
     commitments_create_many,
@@ -26,6 +27,7 @@ from .commitments import (
     owner_for_new,
 )
 from .heartbeats import SWEEP_HEARTBEAT, heartbeat_record
+from .profiles import profile_set_time_zone
 from .reminders import (
     reminder_claim,
     reminder_send,
@@ -61,6 +63,7 @@ __all__ = [
     "commitment_reassign",
     "commitment_snooze",
     "commitment_transition",
+    "commitment_undo_last_move",
     "commitment_update",
     "commitment_watchers_set",
     "evidence_add",
@@ -69,6 +72,7 @@ __all__ = [
     "next_reference",
     "note_add",
     "note_retract",
+    "profile_set_time_zone",
     "reminder_claim",
     "reminder_send",
     "reminders_for_timeline",

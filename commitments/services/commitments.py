@@ -37,6 +37,7 @@ from ..models import (
     WebhookEvent,
 )
 from ..permissions import can_reassign, can_reopen, can_retract_note, editable_ids
+from ..selectors import undoable_move
 from ..validators import validate_storable_text
 from .reminders import reminders_void_stale, reminders_void_stale_many
 from .webhooks import webhook_events_record
@@ -776,9 +777,14 @@ def commitment_transition(
     note: str = "",
     evidence: Iterable[EvidenceInput] = (),
     expected_version: int | None = None,
+    undo: bool = False,
     due_date: dt.date | None = None,
 ) -> StatusChange:
     """Move a commitment to another status: the one place a status changes.
+
+    ``undo`` is for commitment_undo_last_move only: that service has already checked
+    that the move goes back to where the actor's own last move came from, so the move
+    table and the reopening right do not apply to it.
 
     Locks the row, checks the version the caller read (when given), the caller's right
     to edit, the move table and its rules (a note for blocked/cancelled and for any
@@ -800,10 +806,10 @@ def commitment_transition(
         _check_can_edit(actor=actor, commitment=commitment, channel=channel)
         from_status = commitment.status
         allowed = sorted(TRANSITIONS[from_status])
-        if to_status not in TRANSITIONS[from_status]:
+        if to_status not in TRANSITIONS[from_status] and not undo:
             raise TransitionNotAllowed(from_status, to_status, allowed)
         reopening = from_status in TERMINAL_STATUSES
-        if reopening and channel not in _TRUSTED_CHANNELS and not can_reopen(actor):
+        if reopening and not undo and channel not in _TRUSTED_CHANNELS and not can_reopen(actor):
             raise TransitionNotAllowed(
                 from_status, to_status, [], reason=_("Only a manager may reopen a closed item.")
             )
@@ -817,7 +823,7 @@ def commitment_transition(
             _check_due_date(due_date)
             if due_date < timezone.localdate():
                 raise ValidationError({"due_date": _("Give a due date from today on.")})
-        if reopening and due_date is None and commitment.due_date is None:
+        if reopening and not undo and due_date is None and commitment.due_date is None:
             raise ValidationError(
                 {"due_date": _("Give a due date when reopening, so it can fall overdue.")}
             )
@@ -874,6 +880,36 @@ def commitment_transition(
             data={"from": from_status, "to": to_status, "note": note},
         )
     return change
+
+
+def commitment_undo_last_move(
+    *, commitment_id: int, actor, channel: str, now: dt.datetime | None = None
+) -> StatusChange:
+    """Take back the actor's own last move, within settings.TRACKER_UNDO_MINUTES and only
+    while nothing else changed since: a new history row moving back, never an edit."""
+    with transaction.atomic():
+        commitment = _lock(commitment_id)
+        last = undoable_move(commitment, actor, now)
+        if last is None:
+            raise ValidationError(
+                {
+                    "commitment": _(
+                        "There is no move of yours to undo: only your own last move can be "
+                        "undone, within %(m)s minutes and before anything else changes."
+                    )
+                    % {"m": settings.TRACKER_UNDO_MINUTES}
+                }
+            )
+        labels = dict(Status.choices)
+        return commitment_transition(
+            commitment_id=commitment.pk,
+            to_status=last.from_status,
+            actor=actor,
+            channel=channel,
+            note=_("Undid the move to %(s)s.") % {"s": labels[last.to_status]},
+            expected_version=commitment.version,
+            undo=True,
+        )
 
 
 def evidence_add(

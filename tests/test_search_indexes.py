@@ -1,0 +1,39 @@
+"""On PostgreSQL the search (commitments/search.py) is served by the trigram indexes of
+migration 0015: a search with no match reads indexes, not every row (issue 13)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from commitments.models import Commitment
+from commitments.search import search_condition
+
+from .factories import CommitmentFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="trigram indexes: PostgreSQL")
+def test_a_search_with_no_match_is_served_by_the_trigram_indexes():
+    CommitmentFactory.create_batch(3)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname FROM pg_indexes WHERE indexname LIKE %s ORDER BY 1", ["%_trgm"]
+        )
+        assert [r[0] for r in cursor.fetchall()] == [
+            "commitment_description_trgm",
+            "commitment_reference_trgm",
+            "commitment_source_quote_trgm",
+            "commitment_title_trgm",
+        ]
+        # A tiny test table is cheaper to scan, so forbid scans to see what can serve it.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        condition, _rank = search_condition("zzqx no such words")
+        query = Commitment.objects.filter(condition).order_by().query
+        sql, params = query.sql_with_params()
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(r[0] for r in cursor.fetchall())
+    for index in ("title", "description", "reference", "source_quote"):
+        assert f"commitment_{index}_trgm" in plan, plan
+    assert "Seq Scan on commitments_commitment" not in plan, plan

@@ -130,7 +130,9 @@ def export_rows(queryset: QuerySet[Commitment], *, chunk_size: int = 2000) -> It
             return
         pks = [row[0] for row in chunk]
         last: dict[int, tuple[int, dt.datetime, str]] = {}
-        history = StatusChange.objects.filter(commitment_id__in=pks).order_by()
+        # As _last_change: the row that recorded the commitment is not a change.
+        history = StatusChange.objects.filter(commitment_id__in=pks).exclude(from_status="")
+        history = history.order_by()
         for commitment_id, version, at, note in history.values_list(
             "commitment_id", "version", "at", "note"
         ):
@@ -142,7 +144,7 @@ def export_rows(queryset: QuerySet[Commitment], *, chunk_size: int = 2000) -> It
             "commitment_id", "organisation__name"
         ):
             co.setdefault(commitment_id, []).append(name)
-        for pk, ref, title, status, due, username, first, last, pledger, *rest in chunk:
+        for pk, ref, title, status, due, username, first, last_name, pledger, *rest in chunk:
             beneficiary, *rest = rest
             sector, kind, amount, currency, unit, year, follow_up = rest
             overdue = due is not None and due < today and status not in TERMINAL_STATUSES
@@ -154,7 +156,7 @@ def export_rows(queryset: QuerySet[Commitment], *, chunk_size: int = 2000) -> It
                 days_overdue=(today - due).days if overdue else None,
                 due_date=due,
                 # The owner as the pages name them: full name, else username.
-                owner=f"{first} {last}".strip() or username or "",
+                owner=f"{first} {last_name}".strip() or username or "",
                 pledged_by=pledger,
                 co_pledgers=tuple(co.get(pk, ())),
                 beneficiary=beneficiary or "",

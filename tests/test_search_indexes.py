@@ -27,8 +27,10 @@ def test_a_search_with_no_match_is_served_by_the_trigram_indexes():
             "commitment_source_quote_trgm",
             "commitment_title_trgm",
         ]
-        # A tiny test table is cheaper to scan, so forbid scans to see what can serve it.
+        # A tiny test table is cheaper to read whole (a seq scan, or a full scan of any
+        # index), so forbid both to see what can serve the search's condition itself.
         cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_indexscan = off")
         condition, _rank = search_condition("zzqx no such words")
         query = Commitment.objects.filter(condition).order_by().query
         sql, params = query.sql_with_params()

@@ -27,7 +27,6 @@ from .heartbeats import SWEEP_HEARTBEAT, heartbeat_record
 from .reminders import (
     reminder_claim,
     reminder_send,
-    reminders_for_timeline,
     reminders_sweep,
     reminders_void_stale,
     reminders_void_stale_many,
@@ -69,7 +68,6 @@ __all__ = [
     "note_retract",
     "reminder_claim",
     "reminder_send",
-    "reminders_for_timeline",
     "reminders_sweep",
     "reminders_void_stale",
 ]

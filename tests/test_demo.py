@@ -119,3 +119,14 @@ def test_made_up_due_dates_are_labelled_demo_and_real_ones_are_not(client, offic
     assert 'class="demo-badge"' not in client.get(real.get_absolute_url()).content.decode()
     listing = client.get("/commitments/").content.decode()
     assert listing.count('class="demo-badge"') == 1
+
+
+def test_the_timeline_says_which_entries_the_demo_made_up(client, monkeypatch, manager):
+    monkeypatch.setenv("DEMO_PASSWORD", "a-demo-password-2025")
+    call_command("load_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    demo = Commitment.objects.filter(is_demo=True, owner__isnull=False).first()
+    client.force_login(manager)
+
+    page = client.get(demo.get_absolute_url()).content.decode()
+
+    assert "made up for the demo" in page

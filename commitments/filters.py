@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .models import Commitment, FigureKind, Organisation, Sector, Status, Visit, today_local
+from .models import Commitment, FigureKind, Organisation, Sector, Status, Visit
 
 
 class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
@@ -84,10 +84,7 @@ class CommitmentFilterSet(django_filters.FilterSet):
     def filter_overdue(self, queryset, name, value):
         if value is None:
             return queryset
-        overdue = Q(due_date__lt=today_local()) & ~Q(
-            status__in=[Status.FULFILLED, Status.CANCELLED]
-        )
-        return queryset.filter(overdue) if value else queryset.exclude(overdue)
+        return queryset.overdue() if value else queryset.not_overdue()
 
     def filter_pledged_by(self, queryset, name, value):
         return queryset if value is None else queryset.pledged_by_party(value)

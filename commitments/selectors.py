@@ -28,6 +28,7 @@ from .models import (
     Sector,
     Status,
     StatusChange,
+    overdue_q,
     today_local,
 )
 
@@ -165,7 +166,7 @@ def dashboard_figures(on: dt.date | None = None) -> Dashboard:
         Commitment.objects.open()
         .filter(due_date__lte=until)
         .aggregate(
-            overdue=Count("pk", filter=Q(due_date__lt=on)),
+            overdue=Count("pk", filter=overdue_q(on)),
             due_soon=Count("pk", filter=Q(due_date__gte=on)),
         )
     )

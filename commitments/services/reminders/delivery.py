@@ -17,15 +17,14 @@ from celery import current_app
 from django.conf import settings
 from django.core.mail import get_connection
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from ...emails import build_message
-from ...models import Reminder, today_local
+from ...models import Reminder, claimable_q, today_local
 from .voiding import reminder_is_stale
 
 logger = logging.getLogger(__name__)
-Kind = Reminder.Kind
 State = Reminder.State
 
 # The task is queued by name: the tasks module imports the services, never the reverse.
@@ -46,10 +45,7 @@ def reminder_claim(*, reminder_id: int, now: dt.datetime | None = None) -> dt.da
     lease = now + dt.timedelta(seconds=settings.TRACKER_REMINDER_LEASE_SECONDS)
     claimed = (
         Reminder.objects.filter(pk=reminder_id, in_digest=False)
-        .filter(
-            Q(state=State.PENDING, send_after__lte=now)
-            | Q(state=State.SENDING, lease_until__lt=now)
-        )
+        .filter(claimable_q(now))
         .update(state=State.SENDING, lease_until=lease, attempts=F("attempts") + 1)
     )
     return lease if claimed else None
@@ -97,11 +93,7 @@ def reminder_send(*, reminder_id: int, now: dt.datetime | None = None) -> SendOu
     if commitment is not None and reminder_is_stale(reminder):
         _finish(reminder_id, lease, state=State.VOID, lease_until=None)
         return SendOutcome("void")
-    if (
-        reminder.kind == Kind.FOLLOW_UP
-        and commitment.snoozed_until
-        and commitment.snoozed_until > today_local(now)
-    ):
+    if Reminder.objects.filter(pk=reminder_id).held_by_snooze(today_local(now)).exists():
         # Snoozed: hold it, unclaimed, until the snooze ends (the sweep queues it then).
         _finish(reminder_id, lease, state=State.PENDING, lease_until=None, attempts=0)
         return SendOutcome("held")

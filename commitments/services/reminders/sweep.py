@@ -21,7 +21,16 @@ from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from ...models import Commitment, Profile, Reminder, Role, today_local
+from ...models import (
+    Commitment,
+    Profile,
+    Reminder,
+    Role,
+    claimable_q,
+    held_by_snooze_q,
+    snoozed_q,
+    today_local,
+)
 from ..heartbeats import SWEEP_HEARTBEAT, heartbeat_record
 from .delivery import send_task_queue
 from .policy import (
@@ -142,9 +151,11 @@ def _plan(*, now: dt.datetime, commitment_ids: Iterable[int] | None = None) -> l
     follow = list(
         base.filter(
             Q(next_follow_up_at__gte=back, next_follow_up_at__lte=now + dt.timedelta(days=1))
-            | Q(snoozed_until__gte=window[0], snoozed_until__lte=today, next_follow_up_at__lte=now)
+            | Q(snoozed_until__gte=window[0], next_follow_up_at__lte=now)
         )
-        .filter(Q(snoozed_until__isnull=True) | Q(snoozed_until__lte=today))
+        # Held while snoozed; a snooze that ended within the window (the branch above)
+        # releases a follow-up time that passed during it.
+        .exclude(snoozed_q(today))
         .annotate(r_slot=follow_slot)
         .filter(
             ~Exists(
@@ -290,42 +301,25 @@ def _plan_daily_digests(*, now: dt.datetime) -> list[Row]:
 def _dispatch(*, now: dt.datetime) -> list[int]:
     """Mark due reminders queued and return their ids, atomically.
 
-    Due: pending and its time has come, and either never queued or queued more than
-    TRACKER_REMINDER_REQUEUE_SECONDS ago (the broker lost it or was down); or claimed by
-    a worker whose lease ran out. The conditions are on the UPDATE itself, so two sweeps
-    at once queue disjoint sets. Follow-up requests of a snoozed commitment are held.
+    Due: claimable now (`claimable_q`), not held by a snooze (`held_by_snooze_q`), and
+    either never queued or queued more than TRACKER_REMINDER_REQUEUE_SECONDS ago (the
+    broker lost it or was down). One UPDATE ... RETURNING whose WHERE is compiled from
+    those definitions: the conditions are on the UPDATE itself, so two sweeps at once
+    queue disjoint sets (a SELECT then an UPDATE would let both take the same rows).
     """
     stale = now - dt.timedelta(seconds=settings.TRACKER_REMINDER_REQUEUE_SECONDS)
-    table = Reminder._meta.db_table
-    commitments = Commitment._meta.db_table
-    sql = f"""
-        UPDATE {table} SET queued_at = %s
-        WHERE in_digest = %s
-          AND (queued_at IS NULL OR queued_at < %s)
-          AND (
-            (state = %s AND send_after <= %s)
-            OR (state = %s AND lease_until < %s)
-          )
-          AND NOT (
-            kind = %s AND commitment_id IN (
-              SELECT id FROM {commitments} WHERE snoozed_until > %s
-            )
-          )
-        RETURNING id
-    """  # noqa: S608 (table names come from the models, values are parameters)
-    params = [
-        now,
-        False,
-        stale,
-        State.PENDING,
-        now,
-        State.SENDING,
-        now,
-        Kind.FOLLOW_UP,
-        today_local(now),
-    ]
+    due = (
+        Reminder.objects.filter(in_digest=False)
+        .filter(Q(queued_at__isnull=True) | Q(queued_at__lt=stale))
+        .filter(claimable_q(now))
+        .exclude(held_by_snooze_q(today_local(now)))
+    )
+    compiler = due.query.get_compiler(connection=connection)
+    where, params = compiler.compile(due.query.where)
+    table = connection.ops.quote_name(Reminder._meta.db_table)
+    sql = f"UPDATE {table} SET queued_at = %s WHERE {where} RETURNING id"  # noqa: S608 (compiled by the ORM, values are parameters)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [now, *params])
         return sorted(row[0] for row in cursor.fetchall())
 
 

@@ -42,18 +42,14 @@ def reminders_void_stale(*, commitment: Commitment) -> int:
     no longer has, or all of them once it is closed. Call inside the writer's transaction.
 
     Reminders already claimed by a worker are left alone; the send re-checks before it
-    sends (see `reminder_send`).
+    sends (see `reminder_send`). The bulk path with a list of one: one rule, one code path.
     """
-    return (
-        Reminder.objects.filter(commitment_id=commitment.pk, state=State.PENDING)
-        .filter(_stale_q(commitment))
-        .update(state=State.VOID, lease_until=None)
-    )
+    return reminders_void_stale_many(commitments=[commitment])
 
 
 def reminders_void_stale_many(*, commitments: Iterable[Commitment]) -> int:
-    """reminders_void_stale for many commitments with the same rule (_stale_q): one query
-    to find which have pending reminders, then one UPDATE voiding the stale ones."""
+    """`reminders_void_stale` for many commitments (the rule is `_stale_q`): one query to
+    find which have pending reminders, then one UPDATE voiding the stale ones."""
     by_id = {c.pk: c for c in commitments}
     if not by_id:
         return 0

@@ -3,9 +3,6 @@ errors.api_exception_handler."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-
 from django.conf import settings
 from django.db.models import F
 from django.shortcuts import get_object_or_404
@@ -19,7 +16,7 @@ from rest_framework.views import APIView
 
 from .. import services
 from ..filters import CommitmentFilterSet
-from ..models import ApiToken, Channel, Commitment, Organisation, Source, Visit
+from ..models import Channel, Commitment, Organisation, Source, Visit
 from ..services import EvidenceInput
 from . import serializers as s
 from .authentication import BearerTokenAuthentication
@@ -272,11 +269,6 @@ class SourceViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
     filter_backends: list = []
 
 
-def _fingerprint(body) -> str:
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 class CommitmentSyncView(ApiMixin, APIView):
     """Bulk upsert keyed by external_id (≤ 1,000 items), one result per item."""
 
@@ -291,32 +283,19 @@ class CommitmentSyncView(ApiMixin, APIView):
         key = request.headers.get("Idempotency-Key")
         if key is None:
             return Response(self._run(request, body.validated_data["commitments"]))
-        token = request.auth
-        if not isinstance(token, ApiToken):
-            raise serializers.ValidationError(
-                {"Idempotency-Key": ["Idempotency keys are kept per token: use a bearer token."]}
-            )
-        if not key.strip() or len(key) > 200:
-            raise serializers.ValidationError({"Idempotency-Key": ["Send 1 to 200 characters."]})
-        fingerprint = _fingerprint(request.data)
-        existing = services.idempotency_claim(token=token, key=key, fingerprint=fingerprint)
-        if existing is not None:
-            if existing.fingerprint != fingerprint:
-                raise Unprocessable("This Idempotency-Key was used with a different body.")
-            if existing.in_progress:
-                raise Conflict("A request with this Idempotency-Key is still running.")
-            return Response(
-                existing.response_body,
-                status=existing.response_status,
-                headers={"Idempotent-Replayed": "true"},
-            )
         try:
-            answer = self._run(request, body.validated_data["commitments"])
-        except BaseException:
-            services.idempotency_release(token=token, key=key)
-            raise
-        services.idempotency_complete(token=token, key=key, status=200, body=answer)
-        return Response(answer)
+            answer = services.idempotent_run(
+                token=request.auth,
+                key=key,
+                body=request.data,
+                work=lambda: self._run(request, body.validated_data["commitments"]),
+            )
+        except services.IdempotencyKeyReused as exc:
+            raise Unprocessable(str(exc)) from None
+        except services.IdempotencyKeyBusy as exc:
+            raise Conflict(str(exc)) from None
+        headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
+        return Response(answer.body, status=answer.status, headers=headers)
 
     def _run(self, request, raw_items: list[dict]) -> dict:
         context = {"request": request, "related_cache": {}}

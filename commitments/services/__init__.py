@@ -24,6 +24,15 @@ from .commitments import (
     note_retract,
 )
 from .heartbeats import SWEEP_HEARTBEAT, heartbeat_record
+from .idempotency import (
+    IdempotencyKeyBusy,
+    IdempotencyKeyReused,
+    IdempotentAnswer,
+    idempotency_claim,
+    idempotency_complete,
+    idempotency_release,
+    idempotent_run,
+)
 from .reminders import (
     reminder_claim,
     reminder_send,
@@ -39,9 +48,6 @@ from .sync import (
     SyncOutcome,
     SyncResult,
     commitments_sync,
-    idempotency_claim,
-    idempotency_complete,
-    idempotency_release,
 )
 from .tokens import (
     api_token_authenticate,
@@ -75,6 +81,9 @@ __all__ = [
 # REST API (issue 5)
 __all__ += [
     "SYNC_MAX_ITEMS",
+    "IdempotencyKeyBusy",
+    "IdempotencyKeyReused",
+    "IdempotentAnswer",
     "SyncItem",
     "SyncOutcome",
     "SyncResult",
@@ -86,6 +95,7 @@ __all__ += [
     "idempotency_claim",
     "idempotency_complete",
     "idempotency_release",
+    "idempotent_run",
 ]
 
 # Set-based writes behind the bulk sync

@@ -26,8 +26,8 @@ from .errors import (
     PreconditionFailed,
     PreconditionRequired,
     Unprocessable,
-    _flatten,
     api_exception_handler,
+    flatten_errors,
 )
 from .pagination import ApiCursorPagination, CommitmentCursorPagination
 from .permissions import TrackerApiPermission
@@ -312,7 +312,9 @@ class CommitmentSyncView(ApiMixin, APIView):
             try:
                 data = dict(serializer.run_validation(raw))
             except serializers.ValidationError as exc:
-                results[index] = _item(index, external_id, "error", errors=_flatten(exc.detail))
+                results[index] = _item(
+                    index, external_id, "error", errors=flatten_errors(exc.detail)
+                )
                 continue
             if not data.get("external_id"):
                 results[index] = _item(

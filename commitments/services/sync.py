@@ -16,7 +16,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from ..exceptions import TransitionNotAllowed, VersionConflict
+from ..exceptions import TransitionNotAllowed, VersionConflict, error_dict
 from ..models import Commitment, Status
 from .commitments import (
     CommitmentChange,
@@ -55,21 +55,6 @@ class SyncResult:
     outcome: str
     commitment: Commitment | None = None
     errors: dict[str, list[str]] = field(default_factory=dict)
-
-
-def error_dict(exc: Exception) -> dict[str, list[str]]:
-    """A service error as {field: [messages]}; errors with no field go under "detail"."""
-    if isinstance(exc, ValidationError):
-        if hasattr(exc, "error_dict"):
-            return {
-                name: [str(m) for m in ValidationError(msgs).messages]
-                for name, msgs in exc.error_dict.items()
-            }
-        return {"detail": [str(m) for m in exc.messages]}
-    if isinstance(exc, TransitionNotAllowed):
-        allowed = ", ".join(exc.allowed) or _("none")
-        return {"status": [f"{exc.reason} " + _("Allowed moves: %(a)s.") % {"a": allowed}]}
-    return {"detail": [str(exc) or exc.__class__.__name__]}
 
 
 def _apply(item: SyncItem, existing_id: int | None, *, actor, channel: str) -> SyncResult:

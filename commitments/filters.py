@@ -61,7 +61,7 @@ class CommitmentFilterSet(django_filters.FilterSet):
         field_name="updated_at", lookup_expr="gte", label=_("Updated since (ISO 8601)")
     )
     q = django_filters.CharFilter(method="filter_q", label=_("Search"))
-    # --- REST API (issue 5): incremental sync. change_seq follows commit order
+    # --- REST API: incremental sync. change_seq follows commit order
     # (services.next_change_seq), so "after the largest change_seq I saw" misses nothing.
     changed_after = django_filters.NumberFilter(
         field_name="change_seq", lookup_expr="gt", label=_("Changed after (change_seq)")

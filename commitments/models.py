@@ -920,15 +920,6 @@ class ApiTokenScope(models.TextChoices):
     WRITE = "write", _("Read and write")
 
 
-class ApiTokenQuerySet(models.QuerySet):
-    def usable(self, at: dt.datetime | None = None) -> ApiTokenQuerySet:
-        """Not revoked and not expired at `at` (default: now)."""
-        at = at or timezone.now()
-        return self.filter(revoked_at__isnull=True).filter(
-            Q(expires_at__isnull=True) | Q(expires_at__gt=at)
-        )
-
-
 class ApiToken(models.Model):
     """A named credential for one integration. Only a SHA-256 of the secret is stored:
     the secret is shown once, when services.api_token_issue makes it."""
@@ -948,8 +939,6 @@ class ApiToken(models.Model):
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True, editable=False)
     last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True, editable=False)
-
-    objects = ApiTokenQuerySet.as_manager()
 
     class Meta:
         ordering = ["name", "id"]

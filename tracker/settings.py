@@ -309,7 +309,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-# --- REST API (issue 5) ----------------------------------------------------------------------
+# --- REST API ----------------------------------------------------------------------------
 # One schema name per choice set (several fields share Status; three models have a "kind").
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "StatusEnum": "commitments.models.Status",

@@ -1,7 +1,9 @@
 """Every write with a business rule. Import from here: `from commitments import services`.
 
-Modules: `commitments` (the commitment life cycle). Later capabilities add their own
-module here (reminders, API tokens, sync) and re-export their public functions.
+Modules: `commitments` (the commitment life cycle), `reminders` (a package: policy,
+sweep, voiding, delivery), `tokens` (API tokens), `sync` (bulk upsert), `idempotency`
+(Idempotency-Key), `heartbeats`, `importer`, `demo`. Each exports its public functions
+here; docs/architecture.md says where a new rule goes.
 """
 
 from .commitments import (
@@ -41,7 +43,7 @@ from .reminders import (
     reminders_void_stale_many,
 )
 
-# --- REST API (issue 5): tokens and bulk sync ---
+# --- REST API: tokens and bulk sync ---
 from .sync import (
     SYNC_MAX_ITEMS,
     SyncItem,
@@ -78,7 +80,7 @@ __all__ = [
     "reminders_void_stale",
 ]
 
-# REST API (issue 5)
+# REST API
 __all__ += [
     "SYNC_MAX_ITEMS",
     "IdempotencyKeyBusy",

@@ -245,7 +245,7 @@ def _validate_evidence(items: Iterable[EvidenceInput], commitment: Commitment) -
 def _full_clean(
     commitment: Commitment, data: Mapping[str, Any], *, uniqueness_checked: bool = False
 ) -> None:
-    """full_clean, minus database round trips that prove nothing new (issue 5: a
+    """full_clean, minus database round trips that prove nothing new (a
     1,000-item API sync calls this 1,000 times).
 
     - Relations given as loaded instances exist: no "SELECT 1" per foreign key.

@@ -12,6 +12,7 @@ from django.db import connection, connections, transaction
 from commitments import services
 from commitments.models import ChangeCounter, Channel, Commitment, IdempotencyKey
 from tests.factories import CommitmentFactory
+from tests.pg_locks import backend_pid, wait_until_blocked
 
 from .conftest import bearer_client
 
@@ -175,8 +176,14 @@ def test_incremental_sync_sees_every_change_exactly_once_when_commits_interleave
         if rows:
             cursor = max(seq for _pk, seq in rows)
 
+    pids: dict[int, int] = {}
+    pid_known = threading.Event()
+
     def slow_update(pk: int, took: threading.Event, release: threading.Event):
         def run():
+            pids[pk] = backend_pid()
+            if pk == b.pk:
+                pid_known.set()
             with transaction.atomic():
                 services.commitment_update(
                     commitment_id=pk, actor=officer, channel=Channel.API, data={"progress": 50}
@@ -193,7 +200,9 @@ def test_incremental_sync_sees_every_change_exactly_once_when_commits_interleave
     assert took_a.wait(10)
     # B starts later and would commit first if it could; it must wait for A's number.
     t_b = in_thread(slow_update(b.pk, took_b, release_b), results, 1)
-    assert not took_b.wait(0.5), "B got a change number while A was uncommitted"
+    assert pid_known.wait(10)
+    wait_until_blocked(pids[b.pk])  # B is queued behind A's change number...
+    assert not took_b.is_set(), "B got a change number while A was uncommitted"
 
     poll()
     assert seen == []  # nothing committed yet

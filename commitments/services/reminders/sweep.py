@@ -66,10 +66,12 @@ Row = dict
 
 @dataclass
 class _Planned:
+    now: dt.datetime
     rows: list[Row] = field(default_factory=list)
 
-    def add(self, **values) -> None:
-        self.rows.append(values)
+    def add(self, commitment_id: int, recipient_id: int, kind: str, slot, **values) -> None:
+        row = Row(commitment_id=commitment_id, recipient_id=recipient_id, kind=kind, slot=slot)
+        self.rows.append(row | values | {"created_at": self.now})
 
 
 def _due_candidates(
@@ -201,36 +203,34 @@ def _plan(*, now: dt.datetime, commitment_ids: Iterable[int] | None = None) -> l
             times[key] = send_time(slot=slot, schedule=schedule(user_id), now=now, earlier=earlier)
         return times[key]
 
-    planned = _Planned()
+    planned = _Planned(now=now)
     for kind in DUE_KINDS:
         for pk, owner_id, due, slot, step in found[kind]:
             if owner_id not in users:
                 continue
             sched = schedule(owner_id)
             planned.add(
-                commitment_id=pk,
-                recipient_id=owner_id,
-                kind=kind,
-                slot=slot,
+                pk,
+                owner_id,
+                kind,
+                slot,
                 about=due,
                 step=step,
                 in_digest=sched.daily_digest,
                 send_after=when(owner_id, slot, earlier=kind == Kind.BEFORE_DUE),
-                created_at=now,
             )
     for pk, owner_id, due, slot, step in found[Kind.ESCALATION]:
         line_manager = schedule(owner_id).line_manager_id
         to = [line_manager] if line_manager in users else managers
         for manager_id in to:
             planned.add(
-                commitment_id=pk,
-                recipient_id=manager_id,
-                kind=Kind.ESCALATION,
-                slot=slot,
+                pk,
+                manager_id,
+                Kind.ESCALATION,
+                slot,
                 about=due,
                 step=step,
                 send_after=when(manager_id, slot),
-                created_at=now,
             )
     for pk, owner_id, follow_up_at, slot in follow:
         if owner_id not in users:
@@ -240,14 +240,13 @@ def _plan(*, now: dt.datetime, commitment_ids: Iterable[int] | None = None) -> l
         local_day = follow_up_at.astimezone(zone_of(sched)).date()
         later = max(now, follow_up_at)
         planned.add(
-            commitment_id=pk,
-            recipient_id=owner_id,
-            kind=Kind.FOLLOW_UP,
-            slot=slot,
+            pk,
+            owner_id,
+            Kind.FOLLOW_UP,
+            slot,
             about=slot,
             in_digest=sched.daily_digest,
             send_after=max(follow_up_at, send_time(slot=local_day, schedule=sched, now=later)),
-            created_at=now,
         )
     if commitment_ids is None:
         planned.rows.extend(_plan_weekly_digests(now=now, managers=managers, schedule=schedule))
@@ -261,15 +260,7 @@ def _plan_weekly_digests(*, now: dt.datetime, managers: list[int], schedule) -> 
         sched = schedule(manager_id)
         local_today = now.astimezone(zone_of(sched)).date()
         monday = local_today - dt.timedelta(days=local_today.isoweekday() - 1)
-        rows.append(
-            Row(
-                recipient_id=manager_id,
-                kind=Kind.WEEKLY_DIGEST,
-                slot=monday,
-                send_after=send_time(slot=monday, schedule=sched, now=now),
-                created_at=now,
-            )
-        )
+        rows.append(_digest_row(Kind.WEEKLY_DIGEST, manager_id, monday, sched, now))
     return rows
 
 
@@ -286,16 +277,18 @@ def _plan_daily_digests(*, now: dt.datetime) -> list[Row]:
     for profile in Profile.objects.filter(user_id__in=held):
         sched = Schedule.of(profile)
         day = now.astimezone(zone_of(sched)).date()
-        rows.append(
-            Row(
-                recipient_id=profile.user_id,
-                kind=Kind.DAILY_DIGEST,
-                slot=day,
-                send_after=send_time(slot=day, schedule=sched, now=now),
-                created_at=now,
-            )
-        )
+        rows.append(_digest_row(Kind.DAILY_DIGEST, profile.user_id, day, sched, now))
     return rows
+
+
+def _digest_row(kind: str, recipient_id: int, slot: dt.date, sched: Schedule, now) -> Row:
+    return Row(
+        recipient_id=recipient_id,
+        kind=kind,
+        slot=slot,
+        send_after=send_time(slot=slot, schedule=sched, now=now),
+        created_at=now,
+    )
 
 
 def _dispatch(*, now: dt.datetime) -> list[int]:

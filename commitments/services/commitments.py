@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -422,37 +422,16 @@ def commitment_update(
     """Change a commitment's fields (not its status). Returns (commitment, changed).
 
     Nothing is written, and the version stays, when every value is already as asked.
-    Changing the owner is a reassignment and needs a manager.
+    Changing the owner is a reassignment and needs a manager. The set-based update with
+    a list of one: one code path holds the rules; a refusal is raised here.
     """
     _check_known_fields(data)
     data, m2m = _split_m2m(data)
-    with transaction.atomic():
-        commitment = _lock(commitment_id)
-        _check_version(commitment, expected_version)
-        _check_can_edit(actor=actor, commitment=commitment, channel=channel)
-        changes = _apply_changes(commitment, data)
-        for name, ids in m2m.items():
-            old = set(getattr(commitment, name).values_list("pk", flat=True))
-            if old != ids:
-                changes[name] = [sorted(old), sorted(ids)]
-        if not changes:
-            return commitment, False
-        _check_can_reassign(actor=actor, channel=channel, changes=changes)
-        if "owner" in changes and commitment.owner_id is not None:
-            _check_owner_active(commitment.owner)
-        _full_clean(commitment, data)
-        _bump(commitment)
-        commitment.save()
-        for name, ids in m2m.items():
-            if name in changes:
-                getattr(commitment, name).set(ids)
-        reminders_void_stale(commitment=commitment)
-        if "owner" in changes and commitment.owner_id is not None:
-            _reassign_note(commitment=commitment, actor=actor, channel=channel).save()
-        _audit(
-            action="update", actor=actor, channel=channel, commitment=commitment, changes=changes
-        )
-    return commitment, True
+    change = CommitmentChange(commitment_id, data, expected_version, m2m=m2m)
+    (result,) = commitments_update_many(actor=actor, channel=channel, items=[change])
+    if isinstance(result, Exception):
+        raise result
+    return result
 
 
 # --- Set-based create and update (the bulk sync) ------------------------------------------
@@ -473,6 +452,9 @@ class CommitmentChange:
     commitment_id: int
     data: Mapping[str, Any]
     expected_version: int | None = None
+    # Many-to-many values as sets of ids, from commitment_update (`data` refuses them, so
+    # a sync item naming co-pledgers is refused rather than silently dropped).
+    m2m: Mapping[str, set[int]] = field(default_factory=dict)
 
 
 def commitments_create_many(
@@ -576,6 +558,10 @@ def commitments_update_many(
                 if commitment.pk not in editable:
                     raise PermissionDenied(_("You may not change this commitment."))
                 changes = _apply_changes(commitment, item.data)
+                for name, ids in item.m2m.items():
+                    old = set(getattr(commitment, name).values_list("pk", flat=True))
+                    if old != ids:
+                        changes[name] = [sorted(old), sorted(ids)]
                 if not changes:
                     results[index] = (commitment, False)
                     continue
@@ -618,9 +604,18 @@ def commitments_update_many(
                 commitment.version += 1
                 commitment.change_seq = number
                 commitment.updated_at = now  # bulk_update does not apply auto_now
-            fields = {name for _c, changes in pending.values() for name in changes}
+            fields = {
+                name
+                for _c, changes in pending.values()
+                for name in changes
+                if name not in M2M_FIELDS
+            }
             attnames = sorted(Commitment._meta.get_field(name).attname for name in fields)
             Commitment.objects.bulk_update(rows, [*attnames, "version", "change_seq", "updated_at"])
+            for index, (c, changes) in pending.items():
+                for name, ids in items[index].m2m.items():
+                    if name in changes:
+                        getattr(c, name).set(ids)
             reminders_void_stale_many(commitments=rows)
             Note.objects.bulk_create(
                 _reassign_note(commitment=c, actor=actor, channel=channel)

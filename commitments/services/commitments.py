@@ -388,27 +388,16 @@ def commitment_create(
     status: str = Status.PROPOSED,
     watchers: Iterable = (),
 ) -> Commitment:
-    """Create a commitment; write its first history row ("" → status)."""
-    _check_can_create(actor=actor, channel=channel)
-    _check_new(data, status, channel)
+    """Create a commitment; write its first history row ("" → status). The set-based
+    create with a list of one: one code path holds the rules; a refusal is raised here."""
     data, m2m = _split_m2m(data)
-    now = timezone.now()
-    with transaction.atomic():
-        visit = data.get("visit")
-        visit_id = getattr(visit, "pk", visit)
-        if visit_id:
-            locked_visit = Visit.objects.select_for_update(no_key=True).get(pk=visit_id)
-            reference = reference or next_reference(locked_visit)
-        commitment = _build_new(data=data, status=status, now=now, reference=reference)
-        commitment.change_seq = next_change_seq()
-        commitment.save()
-        for name, ids in m2m.items():
-            getattr(commitment, name).set(ids)
-        if watchers:
-            commitment.watchers.set(watchers)
-        _created_row(commitment=commitment, actor=actor, channel=channel, now=now).save()
-        _audit(action="create", actor=actor, channel=channel, commitment=commitment)
-    return commitment
+    if watchers:
+        m2m["watchers"] = {getattr(w, "pk", w) for w in watchers}
+    item = NewCommitment(data, status, reference=reference, m2m=m2m)
+    (result,) = commitments_create_many(actor=actor, channel=channel, items=[item])
+    if isinstance(result, Exception):
+        raise result
+    return result
 
 
 def commitment_update(
@@ -445,6 +434,10 @@ def commitment_update(
 class NewCommitment:
     data: Mapping[str, Any]
     status: str = Status.PROPOSED
+    # From commitment_create only: a reference the caller chose (an import), and
+    # many-to-many values as sets of ids (co-pledgers, watchers).
+    reference: str = ""
+    m2m: Mapping[str, set[int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -478,7 +471,11 @@ def commitments_create_many(
             try:
                 _check_new(item.data, item.status, channel)
                 built[index] = _build_new(
-                    data=item.data, status=item.status, now=now, uniqueness_checked=True
+                    data=item.data,
+                    status=item.status,
+                    now=now,
+                    reference=item.reference,
+                    uniqueness_checked=True,
                 )
             except ValidationError as exc:
                 results[index] = exc
@@ -492,8 +489,14 @@ def commitments_create_many(
                 del built[index]
             elif commitment.external_id:
                 taken.add(commitment.external_id)  # a second one in this batch is refused
+        chosen = {items[index].reference: index for index in built if items[index].reference}
+        for ref in Commitment.objects.filter(reference__in=chosen).values_list(
+            "reference", flat=True
+        ):
+            index = chosen[ref]
+            results[index] = built.pop(index).unique_error_message(Commitment, ("reference",))
         if built:
-            _allocate_references(built.values())
+            _allocate_references(c for i, c in built.items() if not items[i].reference)
             last = next_change_seq(count=len(built))
             for number, commitment in zip(
                 range(last - len(built) + 1, last + 1), built.values(), strict=True
@@ -504,6 +507,10 @@ def commitments_create_many(
                 _created_row(commitment=c, actor=actor, channel=channel, now=now)
                 for c in built.values()
             )
+            for index, commitment in built.items():
+                for name, ids in items[index].m2m.items():
+                    if ids:
+                        getattr(commitment, name).set(ids)
             AuditEvent.objects.bulk_create(
                 _audit_row(action="create", actor=actor, channel=channel, commitment=c)
                 for c in built.values()

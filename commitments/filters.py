@@ -11,7 +11,10 @@ from __future__ import annotations
 import datetime as dt
 
 import django_filters
+from django import forms
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.validators import ProhibitNullCharactersValidator
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
@@ -93,6 +96,8 @@ class CommitmentFilterSet(django_filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
+        if "\x00" in value:
+            return queryset.none()  # no stored text holds a NUL (PostgreSQL refuses one)
         return queryset.filter(
             Q(reference__icontains=value)
             | Q(title__icontains=value)
@@ -106,3 +111,113 @@ class CommitmentFilterSet(django_filters.FilterSet):
                 ).values("commitment_id")
             )
         )
+
+
+class IntegerFilter(django_filters.NumberFilter):
+    """Whole numbers only (NumberFilter takes 1.5 and 1e16, which the schema does not)."""
+
+    field_class = forms.IntegerField
+    BIGINT = 2**63
+
+    def filter(self, qs, value):
+        # Beyond a bigint no row can match (and the database would refuse the number):
+        # decide in Python. Only "exact" and "gt" are used.
+        if value is not None and not -self.BIGINT < value < self.BIGINT:
+            below = value < 0
+            return qs if (below and self.lookup_expr == "gt") else qs.none()
+        return super().filter(qs, value)
+
+
+class NulTolerantCharField(forms.CharField):
+    """A CharField that lets a NUL through to the filter (which then matches nothing):
+    the schema says "string", and a string with a NUL is still a string."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators = [
+            v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)
+        ]
+
+
+class TextFilter(django_filters.CharFilter):
+    field_class = NulTolerantCharField
+
+    def filter(self, qs, value):
+        if value and "\x00" in value:
+            return qs.none()
+        return super().filter(qs, value)
+
+
+class StrictBooleanField(forms.NullBooleanField):
+    # A text widget: NullBooleanSelect reads any unknown value as "either".
+    widget = forms.TextInput
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        if value in ("true", "false"):
+            return value == "true"
+        raise ValidationError(_("Send true or false."), code="invalid")
+
+    def validate(self, value):
+        pass
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
+# Orderings the API's cursor can follow: non-null columns only (a cursor cannot point at
+# NULL, so due_date is a page ordering only).
+CURSOR_ORDERINGS = ("change_seq", "id", "reference", "status", "status_changed_at", "updated_at")
+
+
+class CommitmentApiFilterSet(CommitmentFilterSet):
+    """The same filters for the API, with exactly the orderings its cursor pages accept,
+    so the schema offers those and nothing else."""
+
+    ordering = django_filters.OrderingFilter(
+        fields=tuple((name, name) for name in CURSOR_ORDERINGS), label=_("Sort by")
+    )
+    # A filter value that matches nothing is an empty page, not a 400: an integration
+    # asking for "my" records before its first one exists is not a bad request (the
+    # browser's select boxes only offer what exists, so the pages keep the choice fields).
+    owner = TextFilter(field_name="owner__username", label=_("Owner (username)"))
+    q = TextFilter(method="filter_q", label=_("Search"))
+    visit = IntegerFilter(field_name="visit", label=_("Visit"))
+    pledged_by = IntegerFilter(method="filter_pledged_by_id", label=_("Pledged by"))
+    beneficiary = IntegerFilter(field_name="beneficiary", label=_("Beneficiary"))
+    changed_after = IntegerFilter(
+        field_name="change_seq", lookup_expr="gt", label=_("Changed after (change_seq)")
+    )
+    # The schema says boolean: "true" or "false", and anything else is a 400 (the pages'
+    # filter reads an unknown value as "either").
+    overdue = StrictBooleanFilter(method="filter_overdue", label=_("Overdue"))
+
+    # Typed parameters sent empty ("?due_after=") are refused, not read as "no filter":
+    # the schema types them, and an empty value is not a date, a number or a choice.
+    TYPED = (
+        "status",
+        "sector",
+        "visit",
+        "pledged_by",
+        "beneficiary",
+        "overdue",
+        "due_after",
+        "due_before",
+        "updated_since",
+        "changed_after",
+        "ordering",
+    )
+
+    def filter_pledged_by_id(self, queryset, name, value):
+        # Any pledging party, as on the pages; an id that names nothing matches nothing.
+        return queryset if value is None else queryset.pledged_by_party(value)
+
+    def is_valid(self) -> bool:
+        form = self.form
+        form.errors  # noqa: B018 - runs the form's own cleaning first
+        for name in self.TYPED:
+            if name in self.data and "" in self.data.getlist(name):
+                form.add_error(name, _("Send a value, or leave the parameter out."))
+        return super().is_valid()

@@ -8,9 +8,13 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from .models import Commitment, Evidence, Role, Status
+from .models import NOTE_MAX_LENGTH, SHORT_NOTE_MAX_LENGTH, Commitment, Evidence, Role, Status
 from .permissions import can_reopen
 from .services import EvidenceInput
+
+# Sizes from the model fields (limits defined once); the services check them too.
+EVIDENCE_URL_MAX = Evidence._meta.get_field("url").max_length
+EVIDENCE_TITLE_MAX = Evidence._meta.get_field("title").max_length
 
 
 class _VersionedForm(forms.Form):
@@ -24,17 +28,26 @@ class TransitionForm(_VersionedForm):
     note = forms.CharField(
         label=_("Note"),
         required=False,
+        max_length=NOTE_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Needed when blocking, cancelling or reopening."),
     )
     evidence_url = forms.CharField(
         label=_("Evidence link"),
         required=False,
-        max_length=1000,
+        max_length=EVIDENCE_URL_MAX,
         widget=forms.URLInput(attrs={"placeholder": "https://"}),
         help_text=_("Needed to mark it fulfilled, unless evidence is already on record."),
     )
-    evidence_title = forms.CharField(label=_("Evidence title"), required=False, max_length=300)
+    evidence_title = forms.CharField(
+        label=_("Evidence title"), required=False, max_length=EVIDENCE_TITLE_MAX
+    )
+    due_date = forms.DateField(
+        label=_("New due date"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("When reopening, if it has no due date yet."),
+    )
     evidence_kind = forms.ChoiceField(
         label=_("Evidence kind"),
         choices=Evidence.Kind.choices,
@@ -76,9 +89,11 @@ def move_choices(commitment: Commitment, user) -> list[tuple[str, str]]:
 
 class EvidenceForm(forms.Form):
     url = forms.CharField(
-        label=_("Link"), max_length=1000, widget=forms.URLInput(attrs={"placeholder": "https://"})
+        label=_("Link"),
+        max_length=EVIDENCE_URL_MAX,
+        widget=forms.URLInput(attrs={"placeholder": "https://"}),
     )
-    title = forms.CharField(label=_("Title"), max_length=300)
+    title = forms.CharField(label=_("Title"), max_length=EVIDENCE_TITLE_MAX)
     kind = forms.ChoiceField(
         label=_("Kind"), choices=Evidence.Kind.choices, initial=Evidence.Kind.NEWS_REPORT
     )
@@ -97,7 +112,9 @@ class EvidenceForm(forms.Form):
 
 
 class NoteForm(forms.Form):
-    text = forms.CharField(label=_("Note"), widget=forms.Textarea(attrs={"rows": 3}))
+    text = forms.CharField(
+        label=_("Note"), max_length=NOTE_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 3})
+    )
 
 
 class RetractForm(forms.Form):
@@ -108,7 +125,7 @@ class SnoozeForm(_VersionedForm):
     until = forms.DateField(
         label=_("Snooze follow-up until"), widget=forms.DateInput(attrs={"type": "date"})
     )
-    reason = forms.CharField(label=_("Reason"), max_length=500)
+    reason = forms.CharField(label=_("Reason"), max_length=SHORT_NOTE_MAX_LENGTH)
 
     def __init__(self, *args, commitment: Commitment, **kwargs):
         super().__init__(*args, **kwargs)
@@ -117,7 +134,7 @@ class SnoozeForm(_VersionedForm):
 
 class ReassignForm(_VersionedForm):
     owner = forms.ModelChoiceField(label=_("New owner"), queryset=get_user_model().objects.none())
-    note = forms.CharField(label=_("Note"), required=False, max_length=500)
+    note = forms.CharField(label=_("Note"), required=False, max_length=SHORT_NOTE_MAX_LENGTH)
 
     def __init__(self, *args, commitment: Commitment, **kwargs):
         super().__init__(*args, **kwargs)

@@ -11,7 +11,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -19,7 +19,20 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
-from .validators import validate_currency, validate_http_url, validate_string_list
+from .validators import (
+    validate_currency,
+    validate_http_url,
+    validate_storable_text,
+    validate_string_list,
+)
+
+# --- Limits: defined here once. The services enforce them through these
+# fields' validators, and forms and serializers take their sizes from the same place, so
+# the browser, the API, the admin and the import refuse the same input the same way.
+# CharFields carry their own max_length; these are the free-text fields.
+NOTE_MAX_LENGTH = 5000  # a note, a status-change note
+DESCRIPTION_MAX_LENGTH = 20000
+SHORT_NOTE_MAX_LENGTH = 500  # a snooze reason, a reassignment note
 
 
 class Sector(models.TextChoices):
@@ -398,7 +411,11 @@ class Commitment(models.Model):
         help_text=_("Stable human reference, e.g. KZ-AF-2025-001."),
     )
     title = models.CharField(_("title"), max_length=300)
-    description = models.TextField(_("description"), blank=True)
+    description = models.TextField(
+        _("description"),
+        blank=True,
+        validators=[MaxLengthValidator(DESCRIPTION_MAX_LENGTH), validate_storable_text],
+    )
     visit = models.ForeignKey(
         Visit, verbose_name=_("visit"), on_delete=models.PROTECT, related_name="commitments"
     )
@@ -686,7 +703,9 @@ class StatusChange(AppendOnlyModel):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
     )
     at = models.DateTimeField(default=timezone.now, db_index=True)
-    note = models.TextField(blank=True)
+    note = models.TextField(
+        blank=True, validators=[MaxLengthValidator(NOTE_MAX_LENGTH), validate_storable_text]
+    )
     channel = models.CharField(max_length=8, choices=Channel.choices)
     # The commitment's version this move produced: orders moves of one commitment.
     version = models.PositiveIntegerField()
@@ -765,7 +784,9 @@ class Note(AppendOnlyModel):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
     )
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.COMMENT)
-    text = models.TextField(_("text"))
+    text = models.TextField(
+        _("text"), validators=[MaxLengthValidator(NOTE_MAX_LENGTH), validate_storable_text]
+    )
     channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.WEB)
     created_at = models.DateTimeField(default=timezone.now)
     retracts = models.OneToOneField(

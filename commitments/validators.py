@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pycountry
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
@@ -37,3 +39,31 @@ def validate_currency(value: str) -> None:
 def validate_string_list(value) -> None:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ValidationError(_("Enter a list of names."))
+
+
+# --- Text PostgreSQL can store ------------------------------------------------------------
+# PostgreSQL's text and jsonb refuse NUL, and UTF-8 cannot encode a lone surrogate (JSON
+# "\ud800" decodes to one). Input holding either is refused by the fields; anything we
+# store or send that may echo input (error messages, replayed answers) is made safe.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def has_unstorable_text(value: str) -> bool:
+    return bool(_UNSTORABLE.search(value))
+
+
+def validate_storable_text(value) -> None:
+    if isinstance(value, str) and has_unstorable_text(value):
+        raise ValidationError(_("Remove NUL characters and unpaired surrogates."))
+
+
+def storable(value):
+    """`value` (JSON-like: str, dict, list, scalars) with every NUL and lone surrogate
+    in its strings and keys replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v) for v in value]
+    return value

@@ -328,6 +328,7 @@ def commitment_transition(request: HttpRequest, pk: int) -> HttpResponse:
                 note=form.cleaned_data["note"],
                 evidence=form.evidence(),
                 expected_version=form.cleaned_data["version"],
+                due_date=form.cleaned_data.get("due_date"),
             )
         except VersionConflict:
             return _conflict(

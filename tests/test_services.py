@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
 
 from commitments import services
 from commitments.exceptions import TransitionNotAllowed, VersionConflict
@@ -42,7 +43,9 @@ def _counts(commitment):
     ("from_status", "to_status"), list(itertools.product(Status.values, Status.values))
 )
 def test_every_pair_of_statuses_follows_the_move_table(manager, from_status, to_status):
-    commitment = CommitmentFactory(status=from_status, owner=manager)
+    # A due date too: reopening asks for one (issue 11).
+    due = timezone.localdate() + dt.timedelta(days=30)
+    commitment = CommitmentFactory(status=from_status, owner=manager, due_date=due)
     before = _counts(commitment)
     kwargs = {
         "commitment_id": commitment.pk,
@@ -178,7 +181,8 @@ def test_bad_evidence_url_refuses_the_whole_move(commitment, officer):
 
 @pytest.mark.django_db
 def test_only_a_manager_reopens_and_only_with_a_note(officer, manager):
-    commitment = CommitmentFactory(status=Status.CANCELLED, owner=officer)
+    due = timezone.localdate() + dt.timedelta(days=30)
+    commitment = CommitmentFactory(status=Status.CANCELLED, owner=officer, due_date=due)
     with pytest.raises(TransitionNotAllowed):
         services.commitment_transition(
             commitment_id=commitment.pk,

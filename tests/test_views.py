@@ -373,7 +373,7 @@ def test_add_evidence_note_and_snooze_show_in_the_timeline(client, officer, comm
         _post(client, commitment, "note-add", {"text": "Called the ministry."}).status_code == 302
     )
     commitment.refresh_from_db()
-    until = TODAY() + dt.timedelta(days=10)
+    until = TODAY() + dt.timedelta(days=20)  # after the next follow-up (14 days)
     response = _post(
         client,
         commitment,
@@ -428,7 +428,7 @@ def test_manager_reassigns_and_it_is_logged(client, manager, officer, other_offi
 
 
 def test_manager_reopens_a_fulfilled_commitment_with_a_note(client, manager):
-    c = CommitmentFactory(status=Status.FULFILLED)
+    c = CommitmentFactory(status=Status.FULFILLED, due_date=TODAY())
     client.force_login(manager)
     response = _post(
         client,

@@ -307,6 +307,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Error responses in the one error shape on every operation, and links.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "commitments.api.schema.add_errors_and_links",
+    ],
 }
 
 # --- REST API ----------------------------------------------------------------------------
@@ -335,6 +340,8 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "api"}
     ),
 }
+# The OpenAPI document and its docs page: signed-in users (or any token) only, unless set.
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=False)
 API_THROTTLE_RATES = {
     "token": env.str("API_RATE_PER_TOKEN", default="600/minute"),
     "user": env.str("API_RATE_PER_USER", default="1200/minute"),
@@ -387,6 +394,9 @@ DJANGO_GUID = {
 # --- Domain ------------------------------------------------------------------------------
 # Days between follow-up requests for a commitment that sets no cadence of its own.
 TRACKER_FOLLOW_UP_DAYS = env.int("TRACKER_FOLLOW_UP_DAYS", default=14)
+# A due date must fall within this many years of today, either side (a typo like 2205 or
+# 0225 is refused, and every due date can still be reached by the overdue rules).
+TRACKER_DUE_DATE_WINDOW_YEARS = env.int("TRACKER_DUE_DATE_WINDOW_YEARS", default=10)
 
 # --- Reminders (commitments.services.reminders, docs/reminders.md) ----------------------
 # Before the due date, days ahead; then every N days while overdue; escalations to the

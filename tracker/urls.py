@@ -3,10 +3,10 @@ password reset and what is marked login_not_required."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_not_required
-from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from django.urls import include, path, re_path
 
+from commitments.api.errors import not_found
+from commitments.api.views import DocsView, SchemaView
 from commitments.health_views import healthz, readyz
 
 urlpatterns = [
@@ -24,19 +24,17 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
-    # --- REST API: the schema and its docs are public, the data needs a token.
-    path("api/schema/", login_not_required(SpectacularAPIView.as_view()), name="api-schema"),
+    # --- REST API: the data needs a token. The schema and its docs need a sign-in
+    # (session or token) unless API_DOCS_PUBLIC=1.
+    path("api/schema/", SchemaView.as_view(), name="api-schema"),
     path(
         "api/docs/",
         # The split view serves its setup script from its own URL (?script): no inline
         # script, so the page runs under the Content-Security-Policy.
-        login_not_required(
-            SpectacularSwaggerSplitView.as_view(
-                url_name="api-schema", template_name="api/swagger_ui.html"
-            )
-        ),
+        DocsView.as_view(url_name="api-schema", template_name="api/swagger_ui.html"),
         name="api-docs",
     ),
     path("api/v1/", include("commitments.api.urls")),
+    re_path(r"^api/", not_found),  # every /api/ path answers in the API's error shape
     path("", include("commitments.urls")),
 ]

@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
@@ -92,6 +93,10 @@ def api_exception_handler(exc, context):
         exc = exceptions.PermissionDenied(str(exc) or None)
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
+    elif isinstance(exc, DataError):
+        # The database refused a value (out of range, unencodable): the input's fault, and
+        # nothing was written. The fields should have caught it; this is the net.
+        return _respond(400, "invalid", "A value cannot be stored; check the request.")
 
     response = drf_exception_handler(exc, context)
     if response is None:

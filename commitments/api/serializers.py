@@ -10,11 +10,15 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import MaxLengthValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..models import (
+    DESCRIPTION_MAX_LENGTH,
     LEGACY_EVIDENCE_KINDS,
+    NOTE_MAX_LENGTH,
     Commitment,
     ContextFact,
     Evidence,
@@ -33,6 +37,31 @@ from ..models import (
 from ..validators import validate_currency, validate_http_url
 
 API_PREFIX = "/api/v1/"
+
+
+class LimitedCharField(serializers.CharField):
+    """A CharField whose length limit is checked by Django's own validator, so an API
+    client reads the same message as the browser and the admin (DRF words it its own
+    way). The limit comes from the model (limits defined once)."""
+
+    def __init__(self, *, limit: int, **kwargs):
+        super().__init__(**kwargs)
+        self.max_length = limit  # drives maxLength in the schema
+        self.validators.append(MaxLengthValidator(limit))
+
+    def run_validation(self, data=serializers.empty):
+        # The schema's maxLength counts what was sent; DRF trims whitespace first, so
+        # 6,000 characters of which 1,000 are trailing spaces would slip through.
+        if isinstance(data, str) and len(data) > self.max_length:
+            try:
+                MaxLengthValidator(self.max_length)(data)
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError(exc.messages) from None
+        return super().run_validation(data)
+
+
+def _limit(model, name: str) -> int:
+    return model._meta.get_field(name).max_length
 
 
 class StrictMixin:
@@ -139,9 +168,11 @@ def _datetime(value):
 class CommitmentSerializer(StrictMixin, serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     reference = serializers.CharField(read_only=True)
-    external_id = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    title = serializers.CharField(max_length=300)
-    description = serializers.CharField(required=False, allow_blank=True, max_length=20000)
+    external_id = LimitedCharField(
+        limit=_limit(Commitment, "external_id"), required=False, allow_blank=True
+    )
+    title = LimitedCharField(limit=_limit(Commitment, "title"))
+    description = LimitedCharField(limit=DESCRIPTION_MAX_LENGTH, required=False, allow_blank=True)
     visit = CachedPrimaryKeyRelatedField(queryset=Visit.objects.all())
     parent = CachedPrimaryKeyRelatedField(
         queryset=Commitment.objects.all(), required=False, allow_null=True
@@ -202,7 +233,9 @@ class CommitmentSerializer(StrictMixin, serializers.Serializer):
     source = CachedPrimaryKeyRelatedField(
         queryset=Source.objects.all(), required=False, allow_null=True
     )
-    source_quote = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    source_quote = LimitedCharField(
+        limit=_limit(Commitment, "source_quote"), required=False, allow_blank=True
+    )
     version = serializers.IntegerField(read_only=True)
     change_seq = serializers.IntegerField(
         read_only=True, help_text="Position in the change order; sync with changed_after."
@@ -266,7 +299,15 @@ class CommitmentSerializer(StrictMixin, serializers.Serializer):
         }
 
 
-@extend_schema_field(CommitmentSerializer)
+@extend_schema_field(
+    {
+        "description": (
+            "A commitment in the shape of CommitmentRequest, with external_id. Any JSON "
+            "value is accepted here: each item is validated on its own and a refused item "
+            "is reported in its result (result: error), so the schema does not constrain it."
+        )
+    }
+)
 class SyncItemField(serializers.JSONField):
     """Any JSON value: each item is validated on its own in the view (a CommitmentSerializer
     with external_id required), so one malformed item is reported, not fatal."""
@@ -305,16 +346,19 @@ class EvidenceKindField(serializers.ChoiceField):
 
 
 class EvidenceInputSerializer(StrictMixin, serializers.Serializer):
-    url = serializers.CharField(max_length=1000, validators=[validate_http_url])
-    title = serializers.CharField(max_length=300)
+    url = LimitedCharField(limit=_limit(Evidence, "url"), validators=[validate_http_url])
+    title = LimitedCharField(limit=_limit(Evidence, "title"))
     kind = EvidenceKindField(choices=Evidence.Kind.choices, required=False)
     published_on = serializers.DateField(required=False, allow_null=True)
 
 
 class TransitionSerializer(StrictMixin, serializers.Serializer):
     to = serializers.ChoiceField(choices=Status.choices)
-    note = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    note = LimitedCharField(limit=NOTE_MAX_LENGTH, required=False, allow_blank=True)
     evidence = EvidenceInputSerializer(many=True, required=False, max_length=20)
+    due_date = serializers.DateField(
+        required=False, help_text="Reopening only: the new due date (needed if it has none)."
+    )
 
 
 class StatusChangeSerializer(serializers.ModelSerializer):
@@ -342,7 +386,7 @@ class NoteSerializer(serializers.ModelSerializer):
 
 
 class NoteInputSerializer(StrictMixin, serializers.Serializer):
-    text = serializers.CharField(max_length=5000)
+    text = LimitedCharField(limit=NOTE_MAX_LENGTH)
 
 
 class ContextFactSerializer(serializers.ModelSerializer):

@@ -17,5 +17,7 @@ app_name = "api"
 urlpatterns = [
     path("sync/commitments/", views.CommitmentSyncView.as_view(), name="sync-commitments"),
     *router.urls,
-    re_path(r"^.*$", not_found),
+    # Anything else under /api/v1/, newlines included (".*" alone stops at one), is a
+    # JSON 404, never the browser's HTML page.
+    re_path(r"^[\s\S]*$", not_found),
 ]

@@ -3,21 +3,27 @@ errors.api_exception_handler."""
 
 from __future__ import annotations
 
+from functools import wraps
+
 from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.views import redirect_to_login
 from django.db.models import F
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import services
-from ..filters import CommitmentFilterSet
+from ..filters import CommitmentApiFilterSet
 from ..models import Channel, Commitment, Organisation, Source, Visit
 from ..services import EvidenceInput
+from ..validators import storable
 from . import serializers as s
 from .authentication import BearerTokenAuthentication
 from .errors import (
@@ -30,6 +36,7 @@ from .errors import (
     flatten_errors,
 )
 from .pagination import ApiCursorPagination, CommitmentCursorPagination
+from .parsers import LimitedJSONParser
 from .permissions import TrackerApiPermission
 from .throttles import TokenRateThrottle, UserRateThrottle
 
@@ -52,6 +59,8 @@ class ApiMixin:
     authentication_classes = [BearerTokenAuthentication, SessionAuthentication]
     permission_classes = [TrackerApiPermission]
     throttle_classes = [TokenRateThrottle, UserRateThrottle]
+    # JSON only: the API's one body format (forms would turn nested items into strings).
+    parser_classes = [LimitedJSONParser]
     # Ids are digits (and fit a bigint); anything else is a 404 before any query.
     lookup_value_regex = r"[0-9]{1,18}"
 
@@ -99,7 +108,7 @@ class CommitmentViewSet(
     """Commitments. No DELETE: a commitment is cancelled (a transition), never erased."""
 
     serializer_class = s.CommitmentSerializer
-    filterset_class = CommitmentFilterSet
+    filterset_class = CommitmentApiFilterSet
     pagination_class = CommitmentCursorPagination
     queryset = Commitment.objects.annotate(owner_username=F("owner__username")).prefetch_related(
         "co_pledgers"
@@ -134,9 +143,10 @@ class CommitmentViewSet(
     def update(self, request, *args, **kwargs):
         partial = kwargs.pop("partial", False)
         commitment = self.get_object()
-        version = expected_version(request)
+        # The body first: a request that can never succeed is a 400 whatever its If-Match.
         serializer = self.get_serializer(commitment, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
+        version = expected_version(request)
         data = dict(serializer.validated_data)
         wanted_status = data.pop("status", commitment.status)
         if wanted_status != commitment.status:
@@ -164,9 +174,9 @@ class CommitmentViewSet(
     @action(detail=True, methods=["post"], filter_backends=[])
     def transitions(self, request, pk=None):
         commitment = self.get_object()
-        version = expected_version(request)
         serializer = s.TransitionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        version = expected_version(request)
         move = serializer.validated_data
         services.commitment_transition(
             commitment_id=commitment.pk,
@@ -176,6 +186,7 @@ class CommitmentViewSet(
             note=move.get("note", ""),
             evidence=[EvidenceInput(**item) for item in move.get("evidence", [])],
             expected_version=version,
+            due_date=move.get("due_date"),
         )
         return self._respond(commitment.pk)
 
@@ -344,13 +355,17 @@ class CommitmentSyncView(ApiMixin, APIView):
         counts = dict.fromkeys(("created", "updated", "unchanged", "error"), 0)
         for row in results:
             counts[row["result"]] += 1
-        return {
-            "created": counts["created"],
-            "updated": counts["updated"],
-            "unchanged": counts["unchanged"],
-            "errors": counts["error"],
-            "results": results,
-        }
+        # Errors and external ids may echo the client's text: keep only what can be
+        # encoded as UTF-8 and stored in jsonb (the same answer is sent and replayed).
+        return storable(
+            {
+                "created": counts["created"],
+                "updated": counts["updated"],
+                "unchanged": counts["unchanged"],
+                "errors": counts["error"],
+                "results": results,
+            }
+        )
 
 
 def _item(index, external_id, result, *, commitment=None, errors=None) -> dict:
@@ -363,3 +378,36 @@ def _item(index, external_id, result, *, commitment=None, errors=None) -> dict:
         "version": commitment.version if commitment else None,
         "errors": errors or {},
     }
+
+
+# --- The schema and its docs: signed-in users only, unless API_DOCS_PUBLIC ------
+
+
+class DocsPermission(permissions.BasePermission):
+    message = "Sign in or send a bearer token to read the API schema."
+
+    def has_permission(self, request, view) -> bool:
+        return settings.API_DOCS_PUBLIC or bool(request.user and request.user.is_authenticated)
+
+
+class SchemaView(ApiMixin, SpectacularAPIView):
+    """The OpenAPI document: a session or any token (read scope is enough)."""
+
+    permission_classes = [DocsPermission]
+
+
+class DocsView(SpectacularSwaggerSplitView):
+    """The interactive docs page: behind the browser sign-in unless API_DOCS_PUBLIC."""
+
+    @classmethod
+    def as_view(cls, **kwargs):
+        inner = super().as_view(**kwargs)
+
+        @login_not_required
+        @wraps(inner)
+        def view(request, *args, **kw):
+            if not settings.API_DOCS_PUBLIC and not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            return inner(request, *args, **kw)
+
+        return view

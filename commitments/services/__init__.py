@@ -11,6 +11,7 @@ from .commitments import (
     CommitmentChange,
     EvidenceInput,
     NewCommitment,
+    check_can_set_watchers,
     commitment_create,
     commitment_reassign,
     commitment_snooze,
@@ -24,6 +25,7 @@ from .commitments import (
     next_reference,
     note_add,
     note_retract,
+    owner_for_new,
 )
 from .heartbeats import SWEEP_HEARTBEAT, heartbeat_record
 from .idempotency import (
@@ -108,3 +110,6 @@ __all__ += [
     "commitments_update_many",
     "reminders_void_stale_many",
 ]
+
+# One owner rule on every path
+__all__ += ["check_can_set_watchers", "owner_for_new"]

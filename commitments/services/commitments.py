@@ -12,8 +12,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import MaxLengthValidator
 from django.db import models, transaction
 from django.db.models.functions import Length
 from django.utils import timezone
@@ -22,6 +24,7 @@ from django.utils.translation import gettext as _
 from ..exceptions import TransitionNotAllowed, VersionConflict
 from ..models import (
     NOTE_REQUIRED,
+    SHORT_NOTE_MAX_LENGTH,
     TERMINAL_STATUSES,
     TRANSITIONS,
     AuditEvent,
@@ -35,6 +38,7 @@ from ..models import (
     Visit,
 )
 from ..permissions import can_reassign, can_reopen, can_retract_note, editable_ids
+from ..validators import validate_storable_text
 from .reminders import reminders_void_stale, reminders_void_stale_many
 
 User = get_user_model()
@@ -126,6 +130,43 @@ def _check_owner_active(owner) -> None:
         raise ValidationError({"owner": _("Choose an active user as the new owner.")})
 
 
+def _user_id(user) -> int | None:
+    return getattr(user, "pk", user)
+
+
+def owner_for_new(*, actor, channel: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The one owner rule for a new commitment, on every path (browser, API, sync, admin).
+
+    A desk officer who creates a commitment owns it: they may leave the owner out or name
+    themselves, never someone else (that is a reassignment, which only managers make).
+    A manager may name any active user, or nobody. The system channels (import, system)
+    keep what they are given. Returns `data` with the owner decided.
+    """
+    data = dict(data)
+    if channel in _TRUSTED_CHANNELS:
+        return data
+    owner = data.get("owner")
+    if can_reassign(actor):
+        if owner is not None and hasattr(owner, "is_active"):
+            _check_owner_active(owner)
+        return data
+    if owner is not None and _user_id(owner) != actor.pk:
+        raise PermissionDenied(_("Only a manager may make someone else the owner."))
+    data["owner"] = actor
+    return data
+
+
+def check_can_set_watchers(*, actor, channel: str, watchers: Iterable, current=()) -> None:
+    """Watchers follow the owner rule: a manager may set anyone; anyone else may only add
+    or remove themselves (compared with `current`, the watchers before the change)."""
+    if channel in _TRUSTED_CHANNELS or can_reassign(actor):
+        return
+    before = {_user_id(u) for u in current}
+    after = {_user_id(u) for u in watchers}
+    if (before ^ after) - {getattr(actor, "pk", None)}:
+        raise PermissionDenied(_("Only a manager may choose who else watches a commitment."))
+
+
 def _reassign_note(*, commitment: Commitment, actor, channel: str, note: str = "") -> Note:
     """The timeline entry of a change of owner, whichever service made it."""
     text = _("Reassigned to %(u)s.") % {"u": commitment.owner.get_username()}
@@ -138,6 +179,45 @@ def _reassign_note(*, commitment: Commitment, actor, channel: str, note: str = "
         channel=channel,
         text=text,
     )
+
+
+def _check_text(value: str, *, name: str, validators) -> None:
+    """Run a text's limits (the validators of the field it is stored in), as a field
+    error under `name`: the same message on every path."""
+    errors = []
+    for validator in validators:
+        try:
+            validator(value)
+        except ValidationError as exc:
+            errors.extend(exc.messages)
+    if errors:
+        raise ValidationError({name: errors})
+
+
+# A snooze holds follow-ups for at most this long; past it, the follow-up cadence is wrong.
+SNOOZE_MAX_DAYS = 365
+# Reopening a fulfilled commitment: its work is not done, so progress drops to this cap.
+REOPENED_PROGRESS_CAP = 90
+
+
+def _check_due_date(due_date: dt.date | None, *, today: dt.date | None = None) -> None:
+    """A due date within TRACKER_DUE_DATE_WINDOW_YEARS of today, either side."""
+    if due_date is None:
+        return
+    today = today or timezone.localdate()
+    years = settings.TRACKER_DUE_DATE_WINDOW_YEARS
+    span = dt.timedelta(days=round(365.25 * years))
+    if not (today - span <= due_date <= today + span):
+        raise ValidationError(
+            {
+                "due_date": _("Give a due date within %(n)d years of today (%(a)s to %(b)s).")
+                % {"n": years, "a": (today - span).isoformat(), "b": (today + span).isoformat()}
+            }
+        )
+
+
+# A snooze reason and a reassignment note end up inside a timeline note: a short limit.
+SHORT_NOTE_VALIDATORS = (MaxLengthValidator(SHORT_NOTE_MAX_LENGTH), validate_storable_text)
 
 
 def _check_known_fields(data: Mapping[str, Any]) -> None:
@@ -343,6 +423,8 @@ def _build_new(
     The caller has run _check_new."""
     _refuse_m2m(data)
     commitment = Commitment(status=status, status_changed_at=now, **data)
+    if "due_date" in data:
+        _check_due_date(Commitment._meta.get_field("due_date").to_python(data["due_date"]))
     commitment.reference = reference or "pending"
     if commitment.next_follow_up_at is None and status not in TERMINAL_STATUSES:
         commitment.next_follow_up_at = now + commitment.follow_up_cadence
@@ -388,8 +470,11 @@ def commitment_create(
     status: str = Status.PROPOSED,
     watchers: Iterable = (),
 ) -> Commitment:
-    """Create a commitment; write its first history row ("" → status). The set-based
-    create with a list of one: one code path holds the rules; a refusal is raised here."""
+    """Create a commitment; write its first history row ("" → status).
+
+    The creator owns it unless a manager names another owner (owner_for_new). The
+    set-based create with a list of one: one code path holds the rules; a refusal is
+    raised here."""
     data, m2m = _split_m2m(data)
     if watchers:
         m2m["watchers"] = {getattr(w, "pk", w) for w in watchers}
@@ -470,14 +555,18 @@ def commitments_create_many(
         for index, item in enumerate(items):
             try:
                 _check_new(item.data, item.status, channel)
+                data = owner_for_new(actor=actor, channel=channel, data=item.data)
+                if "watchers" in item.m2m:
+                    watchers = item.m2m["watchers"]
+                    check_can_set_watchers(actor=actor, channel=channel, watchers=watchers)
                 built[index] = _build_new(
-                    data=item.data,
+                    data=data,
                     status=item.status,
                     now=now,
                     reference=item.reference,
                     uniqueness_checked=True,
                 )
-            except ValidationError as exc:
+            except (ValidationError, PermissionDenied) as exc:
                 results[index] = exc
         wanted = {c.external_id for c in built.values() if c.external_id}
         taken = set(
@@ -573,6 +662,8 @@ def commitments_update_many(
                     results[index] = (commitment, False)
                     continue
                 _check_can_reassign(actor=actor, channel=channel, changes=changes)
+                if "due_date" in changes:
+                    _check_due_date(commitment.due_date)
                 _full_clean(commitment, item.data, uniqueness_checked=True)
             except (ValidationError, PermissionDenied, VersionConflict) as exc:
                 # The instance may hold values set before the refusal; it is not saved
@@ -649,6 +740,7 @@ def commitment_transition(
     note: str = "",
     evidence: Iterable[EvidenceInput] = (),
     expected_version: int | None = None,
+    due_date: dt.date | None = None,
 ) -> StatusChange:
     """Move a commitment to another status: the one place a status changes.
 
@@ -656,8 +748,13 @@ def commitment_transition(
     to edit, the move table and its rules (a note for blocked/cancelled and for any
     reopening, evidence for fulfilled, a manager to reopen), then writes the evidence,
     the history row and the new status and version, all in one transaction.
+
+    Reopening (a closed item back to an open status) must leave something that can fall
+    overdue: a due date, given here as `due_date` or already on the commitment; and a
+    fulfilled item's progress drops to REOPENED_PROGRESS_CAP (its work is not done).
     """
     note = (note or "").strip()
+    _check_text(note, name="note", validators=StatusChange._meta.get_field("note").validators)
     if to_status not in Status.values:
         raise ValidationError({"to": _("Unknown status “%(s)s”.") % {"s": to_status}})
     now = timezone.now()
@@ -676,6 +773,18 @@ def commitment_transition(
             )
         if (to_status in NOTE_REQUIRED or reopening) and not note:
             raise ValidationError({"note": _("Say why in a note.")})
+        if due_date is not None:
+            if not reopening:
+                raise ValidationError(
+                    {"due_date": _("Change the due date by editing, not with a status move.")}
+                )
+            _check_due_date(due_date)
+            if due_date < timezone.localdate():
+                raise ValidationError({"due_date": _("Give a due date from today on.")})
+        if reopening and due_date is None and commitment.due_date is None:
+            raise ValidationError(
+                {"due_date": _("Give a due date when reopening, so it can fall overdue.")}
+            )
         new_evidence = _validate_evidence(evidence, commitment)
         if to_status == Status.FULFILLED and not new_evidence and not commitment.evidence.exists():
             raise ValidationError(
@@ -689,6 +798,10 @@ def commitment_transition(
         commitment.status_changed_at = now
         if to_status == Status.FULFILLED:
             commitment.progress = 100
+        if reopening:
+            commitment.progress = min(commitment.progress, REOPENED_PROGRESS_CAP)
+            if due_date is not None:
+                commitment.due_date = due_date
         if to_status in TERMINAL_STATUSES:
             commitment.next_follow_up_at = None
             commitment.snoozed_until = None
@@ -713,7 +826,11 @@ def commitment_transition(
             actor=actor,
             channel=channel,
             commitment=commitment,
-            changes={"status": [from_status, to_status], "evidence": len(new_evidence)},
+            changes={
+                "status": [from_status, to_status],
+                "evidence": len(new_evidence),
+                **({"due_date": due_date.isoformat()} if due_date else {}),
+            },
         )
     return change
 
@@ -796,11 +913,15 @@ def commitment_snooze(
 ) -> Commitment:
     """Hold follow-up reminders until `until`. It never hides the item from overdue lists."""
     reason = (reason or "").strip()
+    _check_text(reason, name="reason", validators=SHORT_NOTE_VALIDATORS)
     errors = {}
     if not reason:
         errors["reason"] = _("Give a reason for the snooze.")
-    if until is None or until <= timezone.localdate():
+    today = timezone.localdate()
+    if until is None or until <= today:
         errors["until"] = _("Snooze until a date after today.")
+    elif until > today + dt.timedelta(days=SNOOZE_MAX_DAYS):
+        errors["until"] = _("Snooze for at most %(n)d days.") % {"n": SNOOZE_MAX_DAYS}
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
@@ -809,6 +930,15 @@ def commitment_snooze(
         _check_can_edit(actor=actor, commitment=commitment, channel=channel)
         if not commitment.is_open:
             raise ValidationError({"until": _("A closed commitment has no follow-ups to snooze.")})
+        # A snooze that ends before the next follow-up request holds nothing.
+        follow_up = commitment.next_follow_up_at
+        if follow_up is not None and until <= timezone.localdate(follow_up):
+            raise ValidationError(
+                {
+                    "until": _("The next follow-up is on %(d)s: snooze until a later date.")
+                    % {"d": timezone.localdate(follow_up).isoformat()}
+                }
+            )
         old = commitment.snoozed_until
         commitment.snoozed_until = until
         _bump(commitment)
@@ -842,6 +972,7 @@ def commitment_reassign(
     """Give a commitment a new owner (managers only), logged in the timeline."""
     if channel not in _TRUSTED_CHANNELS and not can_reassign(actor):
         raise PermissionDenied(_("Only a manager may reassign a commitment."))
+    _check_text((note or "").strip(), name="note", validators=SHORT_NOTE_VALIDATORS)
     _check_owner_active(owner)
     with transaction.atomic():
         commitment = _lock(commitment_id)

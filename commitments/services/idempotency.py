@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..models import ApiToken, IdempotencyKey
+from ..validators import storable
 
 # An Idempotency-Key still "in progress" after this long belongs to a dead process.
 IDEMPOTENCY_ABANDONED_AFTER = dt.timedelta(minutes=10)
@@ -53,8 +54,10 @@ def idempotent_run(*, token, key: str, body, work: Callable[[], Any]) -> Idempot
         raise ValidationError(
             {"Idempotency-Key": ["Idempotency keys are kept per token: use a bearer token."]}
         )
-    if not key.strip() or len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
-        raise ValidationError({"Idempotency-Key": ["Send 1 to 200 characters."]})
+    if not (key.strip() and key.isascii() and key.isprintable()) or (
+        len(key) > IDEMPOTENCY_KEY_MAX_LENGTH
+    ):
+        raise ValidationError({"Idempotency-Key": ["Send 1 to 200 printable ASCII characters."]})
     fingerprint = request_fingerprint(body)
     existing = idempotency_claim(token=token, key=key, fingerprint=fingerprint)
     if existing is not None:
@@ -65,10 +68,11 @@ def idempotent_run(*, token, key: str, body, work: Callable[[], Any]) -> Idempot
         return IdempotentAnswer(existing.response_status, existing.response_body, replayed=True)
     try:
         answer = work()
+        idempotency_complete(token=token, key=key, status=200, body=answer)
     except BaseException:
+        # Whatever failed, the key must not stay "still running": a retry may run.
         idempotency_release(token=token, key=key)
         raise
-    idempotency_complete(token=token, key=key, status=200, body=answer)
     return IdempotentAnswer(200, answer)
 
 
@@ -99,21 +103,12 @@ def idempotency_claim(*, token, key: str, fingerprint: str):
         return row
 
 
-def _storable(value):
-    """The answer as PostgreSQL's jsonb can hold it: it refuses NUL characters, which an
-    error message may echo back from the client's input (an unknown field name)."""
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
-    if isinstance(value, dict):
-        return {_storable(k): _storable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_storable(v) for v in value]
-    return value
-
-
 def idempotency_complete(*, token, key: str, status: int, body) -> None:
+    """Keep the answer for replays. The caller sends storable(body) too, so a replay is
+    the same bytes as the first answer (an error may echo a NUL or a lone surrogate from
+    the client's input, which jsonb cannot hold)."""
     IdempotencyKey.objects.filter(token=token, key=key, response_status__isnull=True).update(
-        response_status=status, response_body=_storable(body)
+        response_status=status, response_body=storable(body)
     )
 
 

@@ -10,6 +10,11 @@ from django.test import Client
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _docs_public(settings):
+    settings.API_DOCS_PUBLIC = True
+
+
 def test_schema_is_openapi_3_and_describes_every_resource():
     response = Client().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert response.status_code == 200
@@ -45,3 +50,84 @@ def test_docs_page_loads_only_local_assets():
     for asset in assets:
         if asset.startswith("/static/"):
             assert Client().get(asset).status_code == 200, asset
+
+
+# --- Issue 11: a schema that tells the truth, behind a sign-in -----------------------------
+
+
+def _schema() -> dict:
+    return Client().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+
+
+@pytest.mark.parametrize("path", ["/api/schema/", "/api/docs/"])
+def test_schema_and_docs_need_a_sign_in_unless_api_docs_public(settings, officer, path):
+    settings.API_DOCS_PUBLIC = False
+    anonymous = Client().get(path)
+    assert anonymous.status_code in (302, 401, 403)
+    assert b"openapi" not in anonymous.content
+    if anonymous.status_code == 302:
+        assert anonymous["Location"].startswith("/accounts/login/")
+    signed_in = Client()
+    signed_in.force_login(officer)
+    assert signed_in.get(path).status_code == 200
+    settings.API_DOCS_PUBLIC = True
+    assert Client().get(path).status_code == 200
+
+
+def test_schema_is_readable_with_a_read_token(settings, manager):
+    from .conftest import bearer_client
+
+    settings.API_DOCS_PUBLIC = False
+    response = bearer_client(manager, "read").get(
+        "/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json"
+    )
+    assert response.status_code == 200
+
+
+def test_every_operation_documents_its_errors_in_the_error_shape():
+    schema = _schema()
+    assert set(schema["components"]["schemas"]["Error"]["required"]) == {
+        "status",
+        "code",
+        "detail",
+        "errors",
+    }
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            codes = set(operation["responses"])
+            assert {"400", "401", "403", "404", "429"} <= codes, (method, path)
+            if method in ("post", "put", "patch"):
+                assert {"409", "413", "415"} <= codes, (method, path)
+            for code, response in operation["responses"].items():
+                if code.startswith("4"):
+                    ref = response["content"]["application/json"]["schema"]["$ref"]
+                    assert ref == "#/components/schemas/Error", (method, path, code)
+
+
+def test_orderings_in_the_schema_are_exactly_those_the_api_accepts(officer):
+    from tests.factories import CommitmentFactory
+
+    from .conftest import bearer_client
+
+    CommitmentFactory.create_batch(2)
+    client = bearer_client(officer)
+    params = _schema()["paths"]["/api/v1/commitments/"]["get"]["parameters"]
+    (ordering,) = [p for p in params if p["name"] == "ordering"]
+    assert ordering["schema"]["type"] == "string"
+    offered = set(ordering["schema"]["enum"])
+    assert "due_date" not in offered and "-due_date" not in offered
+    for value in offered:
+        assert client.get(f"/api/v1/commitments/?ordering={value}").status_code == 200, value
+    for value in ("due_date", "-due_date", "title", "reference,status"):
+        assert client.get(f"/api/v1/commitments/?ordering={value}").status_code == 400, value
+
+
+def test_page_size_is_documented_as_it_is_checked(officer):
+    from .conftest import bearer_client
+
+    params = _schema()["paths"]["/api/v1/commitments/"]["get"]["parameters"]
+    (page_size,) = [p for p in params if p["name"] == "page_size"]
+    assert page_size["schema"] == {"type": "integer", "minimum": 1}
+    client = bearer_client(officer)
+    assert client.get("/api/v1/commitments/?page_size=null").status_code == 400
+    assert client.get("/api/v1/commitments/?page_size=1").status_code == 200

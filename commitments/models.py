@@ -382,6 +382,9 @@ class CommitmentQuerySet(models.QuerySet):
     def due_between(self, start: dt.date, end: dt.date) -> CommitmentQuerySet:
         return self.open().filter(due_date__gte=start, due_date__lte=end)
 
+    def owned_by(self, user) -> CommitmentQuerySet:
+        return self.filter(owner=user)
+
     def pledged_by_party(self, organisation) -> CommitmentQuerySet:
         """Commitments the organisation pledged, alone or as one of several parties
         (a subquery, not a join: no duplicate rows, no DISTINCT)."""
@@ -1158,3 +1161,182 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.beat_at:%Y-%m-%d %H:%M:%S}"
+
+
+# --- Integrations (issue 16): outgoing webhooks, calendar feeds, spreadsheet imports ------
+
+
+class WebhookEvent(models.TextChoices):
+    CREATED = "commitment.created", _("Created")
+    STATUS_CHANGED = "commitment.status_changed", _("Status changed")
+    EVIDENCE_ADDED = "commitment.evidence_added", _("Evidence added")
+    NOTE_ADDED = "commitment.note_added", _("Note added")
+    DUE_DATE_CHANGED = "commitment.due_date_changed", _("Due date changed")
+    OVERDUE = "commitment.overdue", _("Overdue")
+    ESCALATED = "commitment.escalated", _("Escalated")
+
+
+# Sent only by "send test event"; never subscribed to.
+WEBHOOK_TEST_EVENT = "webhook.test"
+
+
+def validate_webhook_events(value) -> None:
+    if (
+        not isinstance(value, list)
+        or not value
+        or any(event not in WebhookEvent.values for event in value)
+    ):
+        raise ValidationError(
+            _("Choose one or more of: %(names)s.") % {"names": ", ".join(WebhookEvent.values)}
+        )
+
+
+class WebhookEndpoint(models.Model):
+    """Where a manager asked for events to be POSTed, signed with `secret`.
+
+    The secret is stored as given (the signature needs it), never shown again by the API.
+    """
+
+    class State(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        PAUSED = "paused", _("Paused")
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_endpoints"
+    )
+    url = models.CharField(_("URL"), max_length=1000, validators=[validate_http_url])
+    secret = models.CharField(_("secret"), max_length=200)
+    events = models.JSONField(_("events"), validators=[validate_webhook_events])
+    visit = models.ForeignKey(
+        Visit, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    sector = models.CharField(_("sector"), max_length=32, choices=Sector.choices, blank=True)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.ACTIVE)
+    paused_reason = models.CharField(max_length=300, blank=True)
+    # Failed attempts in a row (any delivery); a success sets it back to 0.
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=["active", "paused"]), name="webhook_endpoint_state_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.url} ({self.state})"
+
+
+class WebhookDelivery(models.Model):
+    """The outbox: one row per (event, endpoint), written in the transaction of the change.
+
+    `body` is the exact JSON that is POSTed (and signed), fixed when the event happened,
+    so a retry or a redelivery sends the same bytes. Rows of one commitment and endpoint
+    are delivered in id order (services.webhooks.webhook_claim).
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
+
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    commitment = models.ForeignKey(
+        Commitment, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    event = models.CharField(max_length=40)
+    event_id = models.UUIDField()
+    delivery_id = models.UUIDField(unique=True)
+    body = models.TextField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=["pending", "sending", "delivered", "failed"]),
+                name="webhook_delivery_state_known",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"], name="webhook_delivery_due"),
+            models.Index(fields=["endpoint", "commitment", "state"], name="webhook_delivery_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.endpoint_id} ({self.state})"
+
+
+class CalendarFeed(models.Model):
+    """An iCalendar feed behind a secret URL. Only the token's SHA-256 is stored; the
+    token itself is an HMAC of the row and its `salt` under SECRET_KEY, so the owner can
+    be shown their URL again, and a new salt revokes the old URL."""
+
+    class Kind(models.TextChoices):
+        USER = "user", _("My due dates and follow-ups")
+        VISIT = "visit", _("A visit")
+        FILTER = "filter", _("A saved filter")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feeds"
+    )
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    visit = models.ForeignKey(
+        Visit, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    # A saved filter: the list page's query string (?status=…&sector=…).
+    query = models.CharField(max_length=1000, blank=True)
+    name = models.CharField(max_length=200, blank=True)
+    salt = models.CharField(max_length=64, editable=False)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["user", "visit", "filter"]), name="calendar_feed_kind_known"
+            ),
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=Q(kind="user", revoked_at__isnull=True),
+                name="calendar_feed_one_personal",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} feed of {self.user_id}"
+
+
+class SpreadsheetImport(models.Model):
+    """An uploaded sheet between its preview and its confirmation: the parsed rows (not
+    the file) and what the preview found."""
+
+    class State(models.TextChoices):
+        PREVIEW = "preview", _("Preview")
+        APPLIED = "applied", _("Applied")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    filename = models.CharField(max_length=255)
+    rows = models.JSONField(default=list)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.PREVIEW)
+    created_at = models.DateTimeField(auto_now_add=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.state})"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from .services import reminders
+from .services import reminders, webhooks
 
 
 @shared_task(name="commitments.tasks.sweep_reminders", ignore_result=True)
@@ -18,3 +18,16 @@ def sweep_reminders() -> dict:
 @shared_task(name="commitments.tasks.send_reminder", ignore_result=True)
 def send_reminder(reminder_id: int) -> str:
     return reminders.reminder_deliver(reminder_id=reminder_id).status
+
+
+@shared_task(name="commitments.tasks.deliver_webhook", ignore_result=True)
+def deliver_webhook(delivery_id: int) -> str:
+    return webhooks.webhook_deliver(delivery_id=delivery_id).status
+
+
+@shared_task(name="commitments.tasks.dispatch_webhooks", ignore_result=True)
+def dispatch_webhooks() -> int:
+    from django.db import transaction
+
+    with transaction.atomic():
+        return len(webhooks.webhooks_dispatch())

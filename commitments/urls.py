@@ -4,7 +4,7 @@ briefings point at them): /, /commitments/, /commitments/overdue/, /commitments/
 
 from django.urls import path
 
-from . import views
+from . import integration_views, views
 
 app_name = "commitments"
 
@@ -28,4 +28,21 @@ urlpatterns = [
     path("commitments/<int:pk>/snooze/", views.commitment_snooze, name="commitment-snooze"),
     path("commitments/<int:pk>/reassign/", views.commitment_reassign, name="commitment-reassign"),
     path("visits/<int:pk>/", views.visit_detail, name="visit-detail"),
+    # Integrations (issue 16)
+    path("commitments/import/", integration_views.commitment_import, name="commitment-import"),
+    path("profile/", integration_views.profile, name="profile"),
+    path("profile/calendars/", integration_views.calendar_feed_add, name="calendar-feed-add"),
+    path(
+        "profile/calendars/<int:pk>/revoke/",
+        integration_views.calendar_feed_revoke,
+        name="calendar-feed-revoke",
+    ),
+    path("calendar/<str:token>.ics", integration_views.calendar_feed, name="calendar-feed"),
+    path("webhooks/", integration_views.webhook_list, name="webhook-list"),
+    path("webhooks/<int:pk>/", integration_views.webhook_detail, name="webhook-detail"),
+    path(
+        "webhooks/<int:pk>/<slug:action>/",
+        integration_views.webhook_action,
+        name="webhook-action",
+    ),
 ]

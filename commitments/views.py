@@ -34,6 +34,7 @@ from .forms import (
     TransitionForm,
     add_service_errors,
 )
+from .integration_views import xlsx_response
 from .models import Channel, Commitment, Note, Status, Visit
 from .permissions import can_edit, can_reassign, can_retract_note
 
@@ -87,6 +88,8 @@ def commitment_list(request: HttpRequest) -> HttpResponse:
     )
     valid = filterset.is_valid() if filterset.is_bound else True
     queryset = filterset.qs if valid else Commitment.objects.none()
+    if request.GET.get("format") == "xlsx" and valid:
+        return xlsx_response(queryset, "commitments")
     page, size = _page(request, queryset)
     return render(
         request,
@@ -99,6 +102,7 @@ def commitment_list(request: HttpRequest) -> HttpResponse:
             "page_sizes": PAGE_SIZES,
             "querystring": _querystring(request, "page"),
             "mine": request.GET.get("owner") == request.user.get_username(),
+            "export_querystring": _querystring(request, "page", "per_page", "format"),
         },
         status=200 if valid else 400,
     )
@@ -131,6 +135,8 @@ def overdue_list(request: HttpRequest) -> HttpResponse:
                 content_type="text/plain; charset=utf-8",
             )
         return _overdue_csv(selectors.commitment_rows(queryset).prefetch_related("co_pledgers"))
+    if request.GET.get("format") == "xlsx" and valid:
+        return xlsx_response(queryset, "overdue")
     page, size = _page(request, queryset)
     return render(
         request,

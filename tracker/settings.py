@@ -427,3 +427,28 @@ TRACKER_REMINDER_RETRY_SECONDS = env.int("TRACKER_REMINDER_RETRY_SECONDS", defau
 EMAIL_TIMEOUT = env.int(
     "EMAIL_TIMEOUT", default=30
 )  # below the lease, so a hung server cannot outlive it
+
+# --- Outgoing webhooks (commitments.services.webhooks, docs/webhooks.md) ----------------
+# Deliver to loopback, link-local and private addresses (tests, a receiver on the LAN).
+# Off by default: an endpoint URL must not become a way to reach internal services.
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+# Seconds to connect and to wait for the answer; kept well below the lease.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+WEBHOOK_LEASE_SECONDS = env.int("WEBHOOK_LEASE_SECONDS", default=120)
+# Retry n waits min(CAP, BASE * 2**(n-1)): with the defaults 30 s, 1 min, … then hourly,
+# and a delivery is given up after MAX_ATTEMPTS (about 13 hours).
+WEBHOOK_RETRY_BASE_SECONDS = env.int("WEBHOOK_RETRY_BASE_SECONDS", default=30)
+WEBHOOK_RETRY_CAP_SECONDS = env.int("WEBHOOK_RETRY_CAP_SECONDS", default=3600)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=18)
+# An endpoint whose attempts failed this many times in a row is paused, its owner emailed.
+WEBHOOK_PAUSE_AFTER_FAILURES = env.int("WEBHOOK_PAUSE_AFTER_FAILURES", default=50)
+# Pending deliveries queued longer ago than this are queued again by the dispatch sweep.
+WEBHOOK_REQUEUE_SECONDS = env.int("WEBHOOK_REQUEUE_SECONDS", default=120)
+CELERY_BEAT_SCHEDULE["webhooks-dispatch"] = {
+    "task": "commitments.tasks.dispatch_webhooks",
+    "schedule": env.float("WEBHOOK_DISPATCH_SECONDS", default=60.0),
+}
+
+# --- Spreadsheet import (commitments.services.spreadsheets) ------------------------------
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=5 * 1024 * 1024)
+IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=5000)

@@ -32,6 +32,9 @@ from ..models import (
     Status,
     StatusChange,
     Visit,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
     today_local,
 )
 from ..validators import validate_currency, validate_http_url
@@ -442,3 +445,56 @@ class SourceSerializer(serializers.ModelSerializer):
             "language",
             "url",
         )
+
+
+# --- Integrations (issue 16) ----------------------------------------------------------------
+
+
+class WebhookEndpointSerializer(StrictMixin, serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    url = serializers.CharField(max_length=1000)
+    secret = serializers.CharField(
+        max_length=200, min_length=16, write_only=True, help_text="Signs every delivery."
+    )
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=WebhookEvent.choices), min_length=1, max_length=7
+    )
+    visit = serializers.PrimaryKeyRelatedField(
+        queryset=Visit.objects.all(), required=False, allow_null=True
+    )
+    sector = serializers.ChoiceField(choices=Sector.choices, required=False, allow_blank=True)
+    state = serializers.ChoiceField(
+        choices=WebhookEndpoint.State.choices,
+        required=False,
+        help_text="paused stops deliveries (events are kept); active resumes them.",
+    )
+    paused_reason = serializers.CharField(read_only=True)
+    consecutive_failures = serializers.IntegerField(read_only=True)
+    owner = serializers.CharField(source="owner.username", read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+
+
+class WebhookDeliverySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "id",
+            "delivery_id",
+            "event",
+            "event_id",
+            "commitment",
+            "state",
+            "attempts",
+            "response_code",
+            "duration_ms",
+            "last_error",
+            "next_attempt_at",
+            "created_at",
+            "delivered_at",
+        ]
+        read_only_fields = fields
+
+
+class CalendarFeedSerializer(serializers.Serializer):
+    url = serializers.CharField(read_only=True)
+    kind = serializers.CharField(read_only=True)

@@ -12,9 +12,11 @@ router.register("commitments", views.CommitmentViewSet, basename="commitment")
 router.register("visits", views.VisitViewSet, basename="visit")
 router.register("organisations", views.OrganisationViewSet, basename="organisation")
 router.register("sources", views.SourceViewSet, basename="source")
+router.register("webhooks", views.WebhookEndpointViewSet, basename="webhook")
 
 app_name = "api"
 urlpatterns = [
+    path("me/calendar/", views.MyCalendarView.as_view(), name="me-calendar"),
     path("sync/commitments/", views.CommitmentSyncView.as_view(), name="sync-commitments"),
     *router.urls,
     # Anything else under /api/v1/, newlines included (".*" alone stops at one), is a

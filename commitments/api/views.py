@@ -21,7 +21,17 @@ from rest_framework.views import APIView
 
 from .. import services
 from ..filters import CommitmentApiFilterSet
-from ..models import Channel, Commitment, Organisation, Source, Visit
+from ..models import (
+    ApiToken,
+    Channel,
+    Commitment,
+    Organisation,
+    Source,
+    Visit,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from ..permissions import is_manager
 from ..services import EvidenceInput
 from ..validators import storable
 from . import serializers as s
@@ -411,3 +421,84 @@ class DocsView(SpectacularSwaggerSplitView):
             return inner(request, *args, **kw)
 
         return view
+
+
+# --- Integrations (issue 16) ----------------------------------------------------------------
+
+
+class ManagersWithWriteScope(TrackerApiPermission):
+    """Webhooks hold secrets and send data out: managers and admins, write tokens only."""
+
+    def has_permission(self, request, view) -> bool:
+        if not super().has_permission(request, view):
+            return False
+        if isinstance(request.auth, ApiToken) and not request.auth.can_write:
+            self.message = "Webhooks need a write token."
+            return False
+        if not is_manager(request.user):
+            self.message = "Only managers and admins manage webhooks."
+            return False
+        return True
+
+
+class WebhookEndpointViewSet(ApiMixin, viewsets.ModelViewSet):
+    """Outgoing webhook endpoints (docs/webhooks.md)."""
+
+    serializer_class = s.WebhookEndpointSerializer
+    pagination_class = ApiCursorPagination
+    permission_classes = [ManagersWithWriteScope]
+    filter_backends: list = []
+    queryset = WebhookEndpoint.objects.select_related("owner")
+
+    def perform_create(self, serializer):
+        serializer.instance = services.webhook_endpoint_create(
+            actor=self.request.user, data=serializer.validated_data
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = services.webhook_endpoint_update(
+            actor=self.request.user,
+            endpoint_id=serializer.instance.pk,
+            data=serializer.validated_data,
+        )
+
+    def perform_destroy(self, instance):
+        services.webhook_endpoint_delete(actor=self.request.user, endpoint_id=instance.pk)
+
+    @extend_schema(responses={200: s.WebhookDeliverySerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def deliveries(self, request, pk=None):
+        endpoint = self.get_object()
+        page = ApiCursorPagination()
+        rows = page.paginate_queryset(
+            WebhookDelivery.objects.filter(endpoint=endpoint).order_by("-id"), request, self
+        )
+        return page.get_paginated_response(s.WebhookDeliverySerializer(rows, many=True).data)
+
+    @extend_schema(request=None, responses={202: s.WebhookDeliverySerializer})
+    @action(detail=True, methods=["post"])
+    def test(self, request, pk=None):
+        endpoint = self.get_object()
+        delivery = services.webhook_test_send(actor=request.user, endpoint_id=endpoint.pk)
+        return Response(s.WebhookDeliverySerializer(delivery).data, status=202)
+
+    @extend_schema(request=None, responses={202: s.WebhookDeliverySerializer})
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"deliveries/(?P<delivery_pk>[0-9]{1,18})/redeliver",
+    )
+    def redeliver(self, request, pk=None, delivery_pk=None):
+        endpoint = self.get_object()
+        old = get_object_or_404(WebhookDelivery, pk=delivery_pk, endpoint=endpoint)
+        delivery = services.webhook_redeliver(actor=request.user, delivery_id=old.pk)
+        return Response(s.WebhookDeliverySerializer(delivery).data, status=202)
+
+
+class MyCalendarView(ApiMixin, APIView):
+    """The URL of the caller's own calendar feed (made on first ask)."""
+
+    @extend_schema(responses={200: s.CalendarFeedSerializer})
+    def get(self, request):
+        feed = services.calendar_feed_personal(user=request.user)
+        return Response({"url": services.calendar_feed_url(feed), "kind": feed.kind})

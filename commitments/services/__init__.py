@@ -113,3 +113,41 @@ __all__ += [
 
 # One owner rule on every path
 __all__ += ["check_can_set_watchers", "owner_for_new"]
+# Integrations (issue 16): outgoing webhooks, calendar feeds, spreadsheets
+from .calendars import (  # noqa: E402
+    calendar_feed_create,
+    calendar_feed_for_token,
+    calendar_feed_ics,
+    calendar_feed_personal,
+    calendar_feed_revoke,
+    calendar_feed_url,
+)
+from .webhooks import (  # noqa: E402
+    webhook_endpoint_create,
+    webhook_endpoint_delete,
+    webhook_endpoint_update,
+    webhook_events_record,
+    webhook_events_record_many,
+    webhook_redeliver,
+    webhook_send,
+    webhook_test_send,
+    webhooks_dispatch,
+)
+
+__all__ += [
+    "calendar_feed_create",
+    "calendar_feed_for_token",
+    "calendar_feed_ics",
+    "calendar_feed_personal",
+    "calendar_feed_revoke",
+    "calendar_feed_url",
+    "webhook_endpoint_create",
+    "webhook_endpoint_delete",
+    "webhook_endpoint_update",
+    "webhook_events_record",
+    "webhook_events_record_many",
+    "webhook_redeliver",
+    "webhook_send",
+    "webhook_test_send",
+    "webhooks_dispatch",
+]

@@ -36,10 +36,12 @@ from ..models import (
     Status,
     StatusChange,
     Visit,
+    WebhookEvent,
 )
 from ..permissions import can_reassign, can_reopen, can_retract_note, editable_ids
 from ..validators import validate_storable_text
 from .reminders import reminders_void_stale, reminders_void_stale_many
+from .webhooks import webhook_events_record
 
 User = get_user_model()
 
@@ -604,6 +606,7 @@ def commitments_create_many(
                 _audit_row(action="create", actor=actor, channel=channel, commitment=c)
                 for c in built.values()
             )
+            webhook_events_record(event=WebhookEvent.CREATED, commitments=built.values())
         for index, commitment in built.items():
             results[index] = commitment
     return results
@@ -726,6 +729,10 @@ def commitments_update_many(
                 )
                 for c, changes in pending.values()
             )
+            webhook_events_record(
+                event=WebhookEvent.DUE_DATE_CHANGED,
+                commitments=[c for c, changes in pending.values() if "due_date" in changes],
+            )
         for index, (commitment, _changes) in pending.items():
             results[index] = (commitment, True)
     return results
@@ -832,6 +839,11 @@ def commitment_transition(
                 **({"due_date": due_date.isoformat()} if due_date else {}),
             },
         )
+        webhook_events_record(
+            event=WebhookEvent.STATUS_CHANGED,
+            commitments=[commitment],
+            data={"from": from_status, "to": to_status, "note": note},
+        )
     return change
 
 
@@ -854,6 +866,11 @@ def evidence_add(
             channel=channel,
             commitment=commitment,
             changes={"evidence": row.pk, "url": row.url},
+        )
+        webhook_events_record(
+            event=WebhookEvent.EVIDENCE_ADDED,
+            commitments=[commitment],
+            data={"evidence": {"id": row.pk, "url": row.url, "title": row.title}},
         )
     return row
 
@@ -898,6 +915,11 @@ def note_add(
             channel=channel,
             commitment=commitment,
             changes={"note": note.pk},
+        )
+        webhook_events_record(
+            event=WebhookEvent.NOTE_ADDED,
+            commitments=[commitment],
+            data={"note": {"id": note.pk, "kind": note.kind, "text": note.text}},
         )
     return note
 

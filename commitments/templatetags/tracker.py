@@ -166,3 +166,11 @@ def status_sector_chart(figures) -> dict:
             for value, label in figures.open_statuses
         ],
     }
+
+
+@register.filter
+def manages(user) -> bool:
+    """{% if user|manages %}: a manager or admin (the menu's webhook and import links)."""
+    from ..permissions import is_manager
+
+    return is_manager(user)

@@ -13,7 +13,6 @@ import logging
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from celery import current_app
 from django.conf import settings
 from django.core.mail import get_connection
 from django.db import transaction
@@ -22,6 +21,7 @@ from django.utils import timezone
 
 from ...emails import build_message
 from ...models import Reminder, claimable_q, today_local
+from ..queueing import retry_countdown, task_queue
 from .voiding import reminder_is_stale
 
 logger = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ SEND_TASK = "commitments.tasks.send_reminder"
 
 def send_task_queue(reminder_id: int, *, countdown: int | None = None) -> None:
     """Queue one send task (ids only). Raises when the broker is down; callers decide."""
-    current_app.send_task(SEND_TASK, args=[reminder_id], countdown=countdown, retry=False)
+    task_queue(SEND_TASK, reminder_id, countdown=countdown)
 
 
 def reminder_claim(*, reminder_id: int, now: dt.datetime | None = None) -> dt.datetime | None:
@@ -156,9 +156,8 @@ def reminder_deliver(*, reminder_id: int) -> SendOutcome:
     """
     outcome = reminder_send(reminder_id=reminder_id)
     if outcome.status == "retry":
-        limit = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] - 60
         try:
-            send_task_queue(reminder_id, countdown=max(1, min(outcome.retry_in, limit)))
+            send_task_queue(reminder_id, countdown=retry_countdown(outcome.retry_in))
         except Exception:
             logger.warning("could not queue a retry of reminder %s; the sweep will", reminder_id)
     return outcome

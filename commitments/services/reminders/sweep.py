@@ -26,12 +26,14 @@ from ...models import (
     Profile,
     Reminder,
     Role,
+    WebhookEvent,
     claimable_q,
     held_by_snooze_q,
     snoozed_q,
     today_local,
 )
 from ..heartbeats import SWEEP_HEARTBEAT, heartbeat_record
+from ..webhooks import webhook_events_record_many
 from .delivery import send_task_queue
 from .policy import (
     DUE_KINDS,
@@ -401,6 +403,7 @@ def reminders_sweep(*, now: dt.datetime | None = None, dry_run: bool = False) ->
         for row in rows + digests:
             result.by_kind[row["kind"]] = result.by_kind.get(row["kind"], 0) + 1
         result.queued = _dispatch(now=now)
+        _record_webhook_events(rows)
         if dry_run:
             transaction.set_rollback(True)
         else:
@@ -410,3 +413,20 @@ def reminders_sweep(*, now: dt.datetime | None = None, dry_run: bool = False) ->
             ids = result.queued
             transaction.on_commit(lambda: _enqueue(ids))
     return result
+
+
+def _record_webhook_events(rows: list[Row]) -> None:
+    """Overdue and escalation reminders planned by this sweep are webhook events too
+    (once per commitment and step, whatever the number of recipients). A constant
+    number of queries."""
+    events = {Kind.OVERDUE: WebhookEvent.OVERDUE, Kind.ESCALATION: WebhookEvent.ESCALATED}
+    wanted = {(r["kind"], r["commitment_id"], r.get("step")) for r in rows if r["kind"] in events}
+    if not wanted:
+        return
+    by_id = Commitment.objects.in_bulk({pk for _kind, pk, _step in wanted})
+    webhook_events_record_many(
+        items=[
+            (events[kind], by_id[pk], {"days_overdue": step})
+            for kind, pk, step in sorted(wanted, key=lambda w: (w[1], w[0], w[2] or 0))
+        ]
+    )

@@ -1,0 +1,22 @@
+"""Queueing Celery tasks from the services: by task name, ids only, after commit.
+
+The services never import `commitments.tasks` (the tasks import the services); a task is
+queued by the name it is registered under.
+"""
+
+from __future__ import annotations
+
+from celery import current_app
+from django.conf import settings
+
+
+def task_queue(name: str, task_id_arg: int, *, countdown: int | None = None) -> None:
+    """Queue task `name` with one id. Raises when the broker is down; callers decide."""
+    current_app.send_task(name, args=[task_id_arg], countdown=countdown, retry=False)
+
+
+def retry_countdown(seconds: int) -> int:
+    """A retry's countdown, never longer than the broker's visibility timeout: Redis
+    would redeliver a longer countdown message early, as if its worker had died."""
+    limit = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] - 60
+    return max(1, min(seconds, limit))

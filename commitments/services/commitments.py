@@ -41,7 +41,7 @@ from ..models import (
 from ..permissions import can_reassign, can_reopen, can_retract_note, editable_ids
 from ..validators import validate_storable_text
 from .reminders import reminders_void_stale, reminders_void_stale_many
-from .webhooks import webhook_events_record
+from .webhooks import webhook_events_record, webhook_events_record_many
 
 User = get_user_model()
 
@@ -729,9 +729,12 @@ def commitments_update_many(
                 )
                 for c, changes in pending.values()
             )
-            webhook_events_record(
-                event=WebhookEvent.DUE_DATE_CHANGED,
-                commitments=[c for c, changes in pending.values() if "due_date" in changes],
+            webhook_events_record_many(
+                items=[
+                    (WebhookEvent.DUE_DATE_CHANGED, c, {"due_date": changes["due_date"]})
+                    for c, changes in pending.values()
+                    if "due_date" in changes
+                ]
             )
         for index, (commitment, _changes) in pending.items():
             results[index] = (commitment, True)

@@ -7,12 +7,12 @@ import socket
 
 import pytest
 import time_machine
-from celery import current_app
 from django.core import mail
 
 from commitments.models import Reminder
 from commitments.services.reminders.delivery import SEND_TASK
 from commitments.tasks import send_reminder, sweep_reminders
+from tracker.celery import app
 
 from .factories import CommitmentFactory
 
@@ -28,7 +28,7 @@ def published(monkeypatch):
     def send_task(name, args=None, countdown=None, **options):
         sent.append((name, args, countdown))
 
-    monkeypatch.setattr(current_app, "send_task", send_task)
+    monkeypatch.setattr(app, "send_task", send_task)
     return sent
 
 
@@ -85,7 +85,7 @@ def test_send_task_survives_a_broker_that_refuses_the_retry(officer, monkeypatch
     def broker_down(*args, **kwargs):
         raise ConnectionError("broker down")
 
-    monkeypatch.setattr(current_app, "send_task", broker_down)
+    monkeypatch.setattr(app, "send_task", broker_down)
     CommitmentFactory(owner=officer, due_date=NOW.date())
     with time_machine.travel(NOW, tick=False):
         assert sweep_reminders() == {"created": 1, "queued": 1}

@@ -15,11 +15,10 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import ProhibitNullCharactersValidator
-from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from .formats import DATE_INPUT_FORMATS
-from .models import Commitment, FigureKind, Organisation, Sector, Status, Visit, today_local
+from .models import Commitment, FigureKind, Organisation, Sector, Status, Visit
 from .search import search_condition
 
 
@@ -88,7 +87,7 @@ class CommitmentFilterSet(django_filters.FilterSet):
         field_name="updated_at", lookup_expr="gte", label=_("Updated since (ISO 8601)")
     )
     q = django_filters.CharFilter(method="filter_q", label=_("Search"))
-    # --- REST API (issue 5): incremental sync. change_seq follows commit order
+    # --- REST API: incremental sync. change_seq follows commit order
     # (services.next_change_seq), so "after the largest change_seq I saw" misses nothing.
     changed_after = django_filters.NumberFilter(
         field_name="change_seq", lookup_expr="gt", label=_("Changed after (sync position)")
@@ -111,10 +110,7 @@ class CommitmentFilterSet(django_filters.FilterSet):
     def filter_overdue(self, queryset, name, value):
         if value is None:
             return queryset
-        overdue = Q(due_date__lt=today_local()) & ~Q(
-            status__in=[Status.FULFILLED, Status.CANCELLED]
-        )
-        return queryset.filter(overdue) if value else queryset.exclude(overdue)
+        return queryset.overdue() if value else queryset.not_overdue()
 
     def filter_pledged_by(self, queryset, name, value):
         return queryset if value is None else queryset.pledged_by_party(value)

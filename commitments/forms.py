@@ -22,7 +22,7 @@ from .models import (
 from .permissions import can_reopen
 from .services import EvidenceInput
 
-# Sizes from the model fields (issue 11: limits defined once); the services check them too.
+# Sizes from the model fields (limits defined once); the services check them too.
 EVIDENCE_URL_MAX = Evidence._meta.get_field("url").max_length
 EVIDENCE_TITLE_MAX = Evidence._meta.get_field("title").max_length
 

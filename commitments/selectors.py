@@ -35,6 +35,7 @@ from .models import (
     Status,
     StatusChange,
     Visit,
+    overdue_q,
     today_local,
 )
 
@@ -312,7 +313,7 @@ def dashboard_figures(on: dt.date | None = None) -> Dashboard:
         Commitment.objects.open()
         .filter(due_date__lte=until)
         .aggregate(
-            overdue=Count("pk", filter=Q(due_date__lt=on)),
+            overdue=Count("pk", filter=overdue_q(on)),
             due_soon=Count("pk", filter=Q(due_date__gte=on)),
         )
     )
@@ -402,11 +403,14 @@ def _evidence_entries(commitment: Commitment) -> Iterable[TimelineEntry]:
         yield TimelineEntry(at=row.added_at, kind="evidence", actor=row.added_by, item=row)
 
 
+def reminders_for_timeline(*, commitment: Commitment) -> QuerySet[Reminder]:
+    """The commitment's reminders for its timeline: sent, pending and failed (not void)."""
+    return Reminder.objects.for_timeline(commitment)
+
+
 def _reminder_entries(commitment: Commitment) -> Iterable[TimelineEntry]:
     # Reminders that went out, and those that finally failed (so the owner's silence is
     # not mistaken for a reminder that was never sent). Pending ones are not history yet.
-    from .services.reminders import reminders_for_timeline
-
     rows = reminders_for_timeline(commitment=commitment).filter(
         state__in=[Reminder.State.SENT, Reminder.State.FAILED]
     )

@@ -316,14 +316,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # Error responses in the one error shape on every operation, and links (issue 11).
+    # Error responses in the one error shape on every operation, and links.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "commitments.api.schema.add_errors_and_links",
     ],
 }
 
-# --- REST API (issue 5) ----------------------------------------------------------------------
+# --- REST API ----------------------------------------------------------------------------
 # One schema name per choice set (several fields share Status; three models have a "kind").
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "StatusEnum": "commitments.models.Status",

@@ -27,8 +27,8 @@ urlpatterns = [
     # The time zone form of /profile/ (the page itself: commitments.integration_views).
     path("profile/time-zone/", accounts_views.profile, name="profile-time-zone"),
     path("admin/", admin.site.urls),
-    # --- REST API (issue 5): the data needs a token. The schema and its docs need a
-    # sign-in (session or token) unless API_DOCS_PUBLIC=1 (issue 11).
+    # --- REST API: the data needs a token. The schema and its docs need a sign-in
+    # (session or token) unless API_DOCS_PUBLIC=1.
     path("api/schema/", SchemaView.as_view(), name="api-schema"),
     path(
         "api/docs/",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -40,7 +40,7 @@ from ..permissions import can_reassign, can_reopen, can_retract_note, editable_i
 from ..selectors import undoable_move
 from ..validators import validate_storable_text
 from .reminders import reminders_void_stale, reminders_void_stale_many
-from .webhooks import webhook_events_record
+from .webhooks import webhook_events_record, webhook_events_record_many
 
 User = get_user_model()
 
@@ -326,7 +326,7 @@ def _validate_evidence(items: Iterable[EvidenceInput], commitment: Commitment) -
 def _full_clean(
     commitment: Commitment, data: Mapping[str, Any], *, uniqueness_checked: bool = False
 ) -> None:
-    """full_clean, minus database round trips that prove nothing new (issue 5: a
+    """full_clean, minus database round trips that prove nothing new (a
     1,000-item API sync calls this 1,000 times).
 
     - Relations given as loaded instances exist: no "SELECT 1" per foreign key.
@@ -397,14 +397,6 @@ def next_reference(visit: Visit) -> str:
     """Take the next free reference of a visit: <visit code>-NNN. Caller holds the visit
     lock (the counter is advanced: call it only for a commitment about to be saved)."""
     return _reference(visit, _take_reference_numbers(visit, count=1))
-
-
-def _note_given_reference(visit: Visit, reference: str) -> None:
-    """A reference given by the caller (an import) in the numbered form moves the counter
-    past it, so the numbers handed out later never reach it."""
-    number = reference_number(visit, reference)
-    if number is not None and number > visit.last_reference_number:
-        _take_reference_numbers(visit, count=0, at_least=number)
 
 
 # A new commitment may start in these; the others need what only a move carries (a note
@@ -489,34 +481,17 @@ def commitment_create(
 ) -> Commitment:
     """Create a commitment; write its first history row ("" → status).
 
-    The creator owns it unless a manager names another owner (owner_for_new)."""
-    _check_can_create(actor=actor, channel=channel)
-    _check_new(data, status, channel)
+    The creator owns it unless a manager names another owner (owner_for_new). The
+    set-based create with a list of one: one code path holds the rules; a refusal is
+    raised here."""
     data, m2m = _split_m2m(data)
-    data = owner_for_new(actor=actor, channel=channel, data=data)
-    watchers = list(watchers)
-    check_can_set_watchers(actor=actor, channel=channel, watchers=watchers)
-    now = timezone.now()
-    with transaction.atomic():
-        visit = data.get("visit")
-        visit_id = getattr(visit, "pk", visit)
-        if visit_id:
-            locked_visit = Visit.objects.select_for_update(no_key=True).get(pk=visit_id)
-            if reference:
-                _note_given_reference(locked_visit, reference)
-            else:
-                reference = next_reference(locked_visit)
-        commitment = _build_new(data=data, status=status, now=now, reference=reference)
-        commitment.change_seq = next_change_seq()
-        commitment.save()
-        for name, ids in m2m.items():
-            getattr(commitment, name).set(ids)
-        if watchers:
-            commitment.watchers.set(watchers)
-        _created_row(commitment=commitment, actor=actor, channel=channel, now=now).save()
-        _audit(action="create", actor=actor, channel=channel, commitment=commitment)
-        webhook_events_record(event=WebhookEvent.CREATED, commitments=[commitment])
-    return commitment
+    if watchers:
+        m2m["watchers"] = {getattr(w, "pk", w) for w in watchers}
+    item = NewCommitment(data, status, reference=reference, m2m=m2m)
+    (result,) = commitments_create_many(actor=actor, channel=channel, items=[item])
+    if isinstance(result, Exception):
+        raise result
+    return result
 
 
 def commitment_update(
@@ -530,45 +505,16 @@ def commitment_update(
     """Change a commitment's fields (not its status). Returns (commitment, changed).
 
     Nothing is written, and the version stays, when every value is already as asked.
-    Changing the owner is a reassignment and needs a manager.
+    Changing the owner is a reassignment and needs a manager. The set-based update with
+    a list of one: one code path holds the rules; a refusal is raised here.
     """
     _check_known_fields(data)
     data, m2m = _split_m2m(data)
-    with transaction.atomic():
-        commitment = _lock(commitment_id)
-        _check_version(commitment, expected_version)
-        _check_can_edit(actor=actor, commitment=commitment, channel=channel)
-        changes = _apply_changes(commitment, data)
-        for name, ids in m2m.items():
-            old = set(getattr(commitment, name).values_list("pk", flat=True))
-            if old != ids:
-                changes[name] = [sorted(old), sorted(ids)]
-        if not changes:
-            return commitment, False
-        _check_can_reassign(actor=actor, channel=channel, changes=changes)
-        if "owner" in changes and commitment.owner_id is not None:
-            _check_owner_active(commitment.owner)
-        if "due_date" in changes:
-            _check_due_date(commitment.due_date)
-        _full_clean(commitment, data)
-        _bump(commitment)
-        commitment.save()
-        for name, ids in m2m.items():
-            if name in changes:
-                getattr(commitment, name).set(ids)
-        reminders_void_stale(commitment=commitment)
-        if "owner" in changes and commitment.owner_id is not None:
-            _reassign_note(commitment=commitment, actor=actor, channel=channel).save()
-        if "due_date" in changes:
-            webhook_events_record(
-                event=WebhookEvent.DUE_DATE_CHANGED,
-                commitments=[commitment],
-                data={"due_date": changes["due_date"]},
-            )
-        _audit(
-            action="update", actor=actor, channel=channel, commitment=commitment, changes=changes
-        )
-    return commitment, True
+    change = CommitmentChange(commitment_id, data, expected_version, m2m=m2m)
+    (result,) = commitments_update_many(actor=actor, channel=channel, items=[change])
+    if isinstance(result, Exception):
+        raise result
+    return result
 
 
 # --- Set-based create and update (the bulk sync) ------------------------------------------
@@ -582,6 +528,10 @@ def commitment_update(
 class NewCommitment:
     data: Mapping[str, Any]
     status: str = Status.PROPOSED
+    # From commitment_create only: a reference the caller chose (an import), and
+    # many-to-many values as sets of ids (co-pledgers, watchers).
+    reference: str = ""
+    m2m: Mapping[str, set[int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -589,6 +539,9 @@ class CommitmentChange:
     commitment_id: int
     data: Mapping[str, Any]
     expected_version: int | None = None
+    # Many-to-many values as sets of ids, from commitment_update (`data` refuses them, so
+    # a sync item naming co-pledgers is refused rather than silently dropped).
+    m2m: Mapping[str, set[int]] = field(default_factory=dict)
 
 
 def commitments_create_many(
@@ -612,8 +565,15 @@ def commitments_create_many(
             try:
                 _check_new(item.data, item.status, channel)
                 data = owner_for_new(actor=actor, channel=channel, data=item.data)
+                if "watchers" in item.m2m:
+                    watchers = item.m2m["watchers"]
+                    check_can_set_watchers(actor=actor, channel=channel, watchers=watchers)
                 built[index] = _build_new(
-                    data=data, status=item.status, now=now, uniqueness_checked=True
+                    data=data,
+                    status=item.status,
+                    now=now,
+                    reference=item.reference,
+                    uniqueness_checked=True,
                 )
             except (ValidationError, PermissionDenied) as exc:
                 results[index] = exc
@@ -629,8 +589,17 @@ def commitments_create_many(
                 del built[index]
             elif commitment.external_id:
                 taken.add(commitment.external_id)  # a second one in this batch is refused
+        chosen = {items[index].reference: index for index in built if items[index].reference}
+        for ref in Commitment.objects.filter(reference__in=chosen).values_list(
+            "reference", flat=True
+        ):
+            index = chosen[ref]
+            results[index] = built.pop(index).unique_error_message(Commitment, ("reference",))
         if built:
-            _allocate_references(built.values())
+            _allocate_references(
+                [c for i, c in built.items() if not items[i].reference],
+                given=[c for i, c in built.items() if items[i].reference],
+            )
             last = next_change_seq(count=len(built))
             for number, commitment in zip(
                 range(last - len(built) + 1, last + 1), built.values(), strict=True
@@ -641,6 +610,10 @@ def commitments_create_many(
                 _created_row(commitment=c, actor=actor, channel=channel, now=now)
                 for c in built.values()
             )
+            for index, commitment in built.items():
+                for name, ids in items[index].m2m.items():
+                    if ids:
+                        getattr(commitment, name).set(ids)
             AuditEvent.objects.bulk_create(
                 _audit_row(action="create", actor=actor, channel=channel, commitment=c)
                 for c in built.values()
@@ -651,21 +624,35 @@ def commitments_create_many(
     return results
 
 
-def _allocate_references(commitments: Iterable[Commitment]) -> None:
+def _allocate_references(
+    commitments: Iterable[Commitment], *, given: Iterable[Commitment] = ()
+) -> None:
     """Number new commitments per visit, as next_reference would one at a time: each
     visit is locked once (in id order, so two batches cannot deadlock) and its counter
-    advanced once by the batch's size."""
-    commitments = list(commitments)
+    advanced once by the batch's size. `given`: commitments whose reference the caller
+    chose (an import); one in the numbered form moves its visit's counter past it."""
     per_visit: dict[int, list[Commitment]] = {}
+    chosen: dict[int, list[str]] = {}
     for commitment in commitments:
         if commitment.visit_id:  # no visit: keeps "pending", as commitment_create does
             per_visit.setdefault(commitment.visit_id, []).append(commitment)
+    for commitment in given:
+        if commitment.visit_id:
+            chosen.setdefault(commitment.visit_id, []).append(commitment.reference)
+    if not per_visit and not chosen:
+        return
     visits = (
-        Visit.objects.select_for_update(no_key=True).filter(pk__in=sorted(per_visit)).order_by("pk")
+        Visit.objects.select_for_update(no_key=True)
+        .filter(pk__in=sorted({*per_visit, *chosen}))
+        .order_by("pk")
     )
     for visit in visits:
-        batch = per_visit[visit.pk]
-        first = _take_reference_numbers(visit, count=len(batch))
+        numbers = [reference_number(visit, ref) for ref in chosen.get(visit.pk, ())]
+        highest = max((n for n in numbers if n is not None), default=0)
+        batch = per_visit.get(visit.pk, [])
+        if not batch and highest <= visit.last_reference_number:
+            continue
+        first = _take_reference_numbers(visit, count=len(batch), at_least=highest)
         for number, commitment in enumerate(batch, start=first):
             commitment.reference = _reference(visit, number)
 
@@ -700,6 +687,10 @@ def commitments_update_many(
                 if commitment.pk not in editable:
                     raise PermissionDenied(_("You may not change this commitment."))
                 changes = _apply_changes(commitment, item.data)
+                for name, ids in item.m2m.items():
+                    old = set(getattr(commitment, name).values_list("pk", flat=True))
+                    if old != ids:
+                        changes[name] = [sorted(old), sorted(ids)]
                 if not changes:
                     results[index] = (commitment, False)
                     continue
@@ -744,9 +735,18 @@ def commitments_update_many(
                 commitment.version += 1
                 commitment.change_seq = number
                 commitment.updated_at = now  # bulk_update does not apply auto_now
-            fields = {name for _c, changes in pending.values() for name in changes}
+            fields = {
+                name
+                for _c, changes in pending.values()
+                for name in changes
+                if name not in M2M_FIELDS
+            }
             attnames = sorted(Commitment._meta.get_field(name).attname for name in fields)
             Commitment.objects.bulk_update(rows, [*attnames, "version", "change_seq", "updated_at"])
+            for index, (c, changes) in pending.items():
+                for name, ids in items[index].m2m.items():
+                    if name in changes:
+                        getattr(c, name).set(ids)
             reminders_void_stale_many(commitments=rows)
             Note.objects.bulk_create(
                 _reassign_note(commitment=c, actor=actor, channel=channel)
@@ -759,9 +759,12 @@ def commitments_update_many(
                 )
                 for c, changes in pending.values()
             )
-            webhook_events_record(
-                event=WebhookEvent.DUE_DATE_CHANGED,
-                commitments=[c for c, changes in pending.values() if "due_date" in changes],
+            webhook_events_record_many(
+                items=[
+                    (WebhookEvent.DUE_DATE_CHANGED, c, {"due_date": changes["due_date"]})
+                    for c, changes in pending.values()
+                    if "due_date" in changes
+                ]
             )
         for index, (commitment, _changes) in pending.items():
             results[index] = (commitment, True)

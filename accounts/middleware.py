@@ -47,3 +47,50 @@ class SecondFactorMiddleware:
     def _allowed(path: str) -> bool:
         open_paths = (reverse("two-factor-verify"), reverse("logout"), "/" + settings.STATIC_URL)
         return path.startswith(open_paths)
+
+
+class ProfileLanguageMiddleware:
+    """A signed-in user's saved language, calendar and digits (issue 15).
+
+    LocaleMiddleware has already chosen from the cookie and Accept-Language; a language
+    saved on the profile wins over both. The date style is set for every request (and
+    reset after it), so a page never shows another user's calendar.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from django.utils import translation
+
+        from tracker import calendars
+
+        style = calendars.DateStyle()
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            from commitments.models import Profile
+
+            profile = (
+                Profile.objects.filter(user=user)
+                .only("language", "calendar", "eastern_digits")
+                .first()
+            )
+            if profile is not None:
+                if profile.language:
+                    translation.activate(profile.language)
+                    request.LANGUAGE_CODE = profile.language
+                calendar = profile.calendar or (
+                    calendars.SOLAR_HIJRI
+                    if translation.get_language() in settings.SOLAR_HIJRI_LANGUAGES
+                    else calendars.GREGORIAN
+                )
+                style = calendars.DateStyle(
+                    calendar=calendar, eastern_digits=profile.eastern_digits
+                )
+        elif translation.get_language() in settings.SOLAR_HIJRI_LANGUAGES:
+            style = calendars.DateStyle(calendar=calendars.SOLAR_HIJRI)
+        calendars.activate(style)
+        try:
+            return self.get_response(request)
+        finally:
+            calendars.deactivate()

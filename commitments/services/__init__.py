@@ -26,6 +26,7 @@ from .commitments import (
     owner_for_new,
 )
 from .heartbeats import SWEEP_HEARTBEAT, heartbeat_record
+from .preferences import profile_preferences_set
 from .reminders import (
     reminder_claim,
     reminder_send,
@@ -69,6 +70,7 @@ __all__ = [
     "next_reference",
     "note_add",
     "note_retract",
+    "profile_preferences_set",
     "reminder_claim",
     "reminder_send",
     "reminders_for_timeline",

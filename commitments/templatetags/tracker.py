@@ -174,3 +174,15 @@ def manages(user) -> bool:
     from ..permissions import is_manager
 
     return is_manager(user)
+
+
+@register.filter(expects_localtime=True, is_safe=False)
+def caldate(value, fmt: str = "j F Y") -> str:
+    """A date as the reader reads it: their calendar (Gregorian or Solar Hijri) and digits
+    (issue 15). Machine-readable copies (``<time datetime>``, URLs) keep ``|date``."""
+    from tracker.calendars import format_date
+
+    try:
+        return format_date(value, fmt)
+    except (TypeError, ValueError, AttributeError):
+        return ""

@@ -186,3 +186,12 @@ def caldate(value, fmt: str = "j F Y") -> str:
         return format_date(value, fmt)
     except (TypeError, ValueError, AttributeError):
         return ""
+
+
+@register.simple_tag
+def interface_languages() -> list[tuple[str, str]]:
+    """The switcher's choices, each named in its own language (not translated into the
+    page's), so a reader finds theirs whatever language the page is in."""
+    from django.conf import settings
+
+    return list(settings.LANGUAGES)

@@ -36,4 +36,5 @@ class Command(BaseCommand):
                     continue
                 compile_catalogue(po_path)
                 count += 1
-        self.stdout.write(f"{count} catalogue(s) compiled.")
+        if options["verbosity"]:
+            self.stdout.write(f"{count} catalogue(s) compiled.")

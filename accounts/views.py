@@ -23,7 +23,7 @@ from commitments.forms import add_service_errors
 
 from . import services
 from .forms import CodeForm
-from .middleware import SECOND_FACTOR_DUE
+from .middleware import SECOND_FACTOR_DUE, remember_reader_preferences
 
 
 def _qr_data_uri(text: str) -> str:
@@ -108,5 +108,6 @@ def set_language(request: HttpRequest) -> HttpResponse:
         and code in dict(settings.LANGUAGES)
         and check_for_language(code)
     ):
-        commitment_services.profile_preferences_set(user=request.user, language=code)
+        profile = commitment_services.profile_preferences_set(user=request.user, language=code)
+        remember_reader_preferences(request, profile)
     return response

@@ -16,6 +16,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.middleware import remember_reader_preferences
+
 from . import services
 from .forms import PreferencesForm, add_service_errors
 from .models import (
@@ -111,10 +113,11 @@ def profile_preferences(request: HttpRequest) -> HttpResponse:
     form = PreferencesForm(request.POST)
     if form.is_valid():
         try:
-            services.profile_preferences_set(user=request.user, **form.cleaned_data)
+            profile = services.profile_preferences_set(user=request.user, **form.cleaned_data)
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
+            remember_reader_preferences(request, profile)
             language = form.cleaned_data["language"] or translation.get_language()
             with translation.override(language):
                 messages.success(request, _("Preferences saved."))

@@ -314,3 +314,25 @@ def test_an_english_reader_still_gets_english_and_gregorian():
     message, _ = build_message(reminder=reminder, now=dt.datetime(2025, 3, 14, 4, tzinfo=dt.UTC))
     assert message.subject == "Due on 21 March 2025: R-2"
     assert "حمل" not in message.body
+
+
+def test_the_status_chart_is_mirrored_right_to_left(officer):
+    from django.utils import translation
+
+    from commitments.selectors import dashboard_figures
+    from commitments.templatetags.tracker import status_sector_chart
+
+    CommitmentFactory(owner=officer, status="proposed")
+    CommitmentFactory(owner=officer, status="agreed")
+    with translation.override("en"):
+        ltr = status_sector_chart(dashboard_figures())
+    with translation.override("fa"):
+        rtl = status_sector_chart(dashboard_figures())
+    width = ltr["width"]
+    assert rtl["width"] == width and not ltr["rtl"] and rtl["rtl"]
+    assert rtl["label_x"] == width - ltr["label_x"]
+    for bar_l, bar_r in zip(ltr["bars"], rtl["bars"], strict=True):
+        assert bar_r["total_x"] == round(width - bar_l["total_x"], 1)
+        for seg_l, seg_r in zip(bar_l["segments"], bar_r["segments"], strict=True):
+            # The first status starts at the right edge of the bar area in Dari.
+            assert seg_r["x"] + seg_r["width"] == pytest.approx(width - seg_l["x"], abs=0.2)

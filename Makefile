@@ -1,13 +1,14 @@
 # Two commands on a fresh machine with python3 (>= 3.11) and make:
 #   make run    set up .venv from the lock, migrate, load the demo data, serve with worker
 #   make test   install the test tools from the lock and run the whole suite
+#   (make test-fast: the same without the integration and browser tests)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test messages lint bench smoke install install-dev clean
+.PHONY: run test test-fast messages lint bench smoke install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +37,11 @@ run: install messages
 
 test: install-dev messages
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The suite without the tests that start real processes or drive a browser: the loop to
+# run while changing code (`make test` before pushing).
+test-fast: install-dev
+	$(BIN)/python -m pytest -m "not integration and not browser" $(PYTEST_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .

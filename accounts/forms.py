@@ -9,3 +9,17 @@ class CodeForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
         help_text=_("The 6-digit code your authenticator app shows, or a recovery code."),
     )
+
+
+def _zone_choices() -> list[tuple[str, str]]:
+    import zoneinfo
+
+    return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
+
+
+class TimeZoneForm(forms.Form):
+    time_zone = forms.ChoiceField(
+        label=_("Your time zone"),
+        choices=_zone_choices,
+        help_text=_("Every date and time in the tracker is shown in this zone."),
+    )

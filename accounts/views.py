@@ -22,8 +22,8 @@ from django.views.decorators.http import require_http_methods
 from commitments.forms import add_service_errors
 
 from . import services
-from .forms import CodeForm
-from .middleware import SECOND_FACTOR_DUE, remember_reader_preferences
+from .forms import CodeForm, TimeZoneForm
+from .middleware import SECOND_FACTOR_DUE, TIME_ZONE_KEY, remember_reader_preferences
 
 
 def _qr_data_uri(text: str) -> str:
@@ -111,3 +111,31 @@ def set_language(request: HttpRequest) -> HttpResponse:
         profile = commitment_services.profile_preferences_set(user=request.user, language=code)
         remember_reader_preferences(request, profile)
     return response
+def time_zone_form(user) -> TimeZoneForm:
+    """The time zone form as /profile/ shows it, filled with the user's zone."""
+    from commitments.models import Profile
+
+    current = Profile.objects.filter(user=user).values_list("time_zone", flat=True).first()
+    return TimeZoneForm(initial={"time_zone": current or settings.TIME_ZONE})
+
+
+@require_http_methods(["GET", "POST"])
+def profile(request: HttpRequest) -> HttpResponse:
+    """Save the user's time zone (the form sits on /profile/); every time is shown in it."""
+    from commitments import services as commitment_services
+
+    if request.method != "POST":
+        return redirect("commitments:profile")
+    form = TimeZoneForm(request.POST)
+    if form.is_valid():
+        try:
+            commitment_services.profile_set_time_zone(
+                user=request.user, time_zone=form.cleaned_data["time_zone"]
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            request.session[TIME_ZONE_KEY] = form.cleaned_data["time_zone"]
+            messages.success(request, _("Time zone saved."))
+            return redirect("commitments:profile")
+    return render(request, "accounts/profile.html", {"form": form}, status=422)

@@ -286,7 +286,7 @@ class ProfileAdmin(admin.ModelAdmin):
     autocomplete_fields = ("user", "line_manager")
 
 
-# --- REST API tokens (issue 5) -------------------------------------------------------------
+# --- REST API tokens -------------------------------------------------------------------
 
 
 class ApiTokenForm(forms.ModelForm):

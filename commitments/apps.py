@@ -6,3 +6,7 @@ class CommitmentsConfig(AppConfig):
     name = "commitments"
     verbose_name = _("Commitments")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # The `ulower` lookup and SQLite's Unicode lower-case function (free-text search).
+        from . import search  # noqa: F401

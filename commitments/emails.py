@@ -45,9 +45,7 @@ def _item(commitment: Commitment, today: dt.date) -> dict:
     return {
         "commitment": commitment,
         "url": absolute(commitment.get_absolute_url()),
-        "days_overdue": (today - commitment.due_date).days
-        if commitment.due_date and commitment.due_date < today
-        else 0,
+        "days_overdue": (today - commitment.due_date).days if commitment.is_overdue(today) else 0,
     }
 
 

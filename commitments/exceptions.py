@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils.translation import gettext as _
 
-__all__ = ["PermissionDenied", "TransitionNotAllowed", "ValidationError", "VersionConflict"]
+__all__ = [
+    "PermissionDenied",
+    "TransitionNotAllowed",
+    "ValidationError",
+    "VersionConflict",
+    "error_dict",
+]
 
 
 class TransitionNotAllowed(Exception):
@@ -27,3 +34,18 @@ class VersionConflict(Exception):
         super().__init__(
             f"The commitment changed since it was read (version {expected}, now {current})."
         )
+
+
+def error_dict(exc: Exception) -> dict[str, list[str]]:
+    """A service error as {field: [messages]}; errors with no field go under "detail"."""
+    if isinstance(exc, ValidationError):
+        if hasattr(exc, "error_dict"):
+            return {
+                name: [str(m) for m in ValidationError(msgs).messages]
+                for name, msgs in exc.error_dict.items()
+            }
+        return {"detail": [str(m) for m in exc.messages]}
+    if isinstance(exc, TransitionNotAllowed):
+        allowed = ", ".join(exc.allowed) or _("none")
+        return {"status": [f"{exc.reason} " + _("Allowed moves: %(a)s.") % {"a": allowed}]}
+    return {"detail": [str(exc) or exc.__class__.__name__]}

@@ -15,10 +15,11 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import ProhibitNullCharactersValidator
-from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .models import Commitment, FigureKind, Organisation, Sector, Status, Visit, today_local
+from .formats import DATE_INPUT_FORMATS
+from .models import Commitment, FigureKind, Organisation, Sector, Status, Visit
+from .search import search_condition
 
 
 class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
@@ -34,13 +35,25 @@ class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
         return super().filter(qs, value)
 
 
+class OverdueSelect(forms.NullBooleanSelect):
+    """Plain words instead of Django's "Unknown / Yes / No"."""
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs)
+        self.choices = [
+            ("unknown", _("Any")),
+            ("true", _("Overdue only")),
+            ("false", _("Not overdue")),
+        ]
+
+
 class CommitmentFilterSet(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=Status.choices, label=_("Status"))
     sector = django_filters.MultipleChoiceFilter(choices=Sector.choices, label=_("Sector"))
     owner = django_filters.ModelChoiceFilter(
         queryset=get_user_model().objects.all(),
         to_field_name="username",
-        label=_("Owner (username)"),
+        label=_("Owner"),
     )
     visit = django_filters.ModelChoiceFilter(queryset=Visit.objects.all(), label=_("Visit"))
     # Any pledging party: the first named (pledged_by) or one of the others (co_pledgers).
@@ -53,21 +66,31 @@ class CommitmentFilterSet(django_filters.FilterSet):
     beneficiary = django_filters.ModelChoiceFilter(
         queryset=Organisation.objects.all(), label=_("Beneficiary")
     )
-    overdue = django_filters.BooleanFilter(method="filter_overdue", label=_("Overdue"))
+    overdue = django_filters.BooleanFilter(
+        method="filter_overdue", label=_("Overdue"), widget=OverdueSelect
+    )
     due_after = django_filters.DateFilter(
-        field_name="due_date", lookup_expr="gte", label=_("Due on or after")
+        field_name="due_date",
+        lookup_expr="gte",
+        label=_("Due on or after"),
+        input_formats=DATE_INPUT_FORMATS,
+        help_text=_("Day/month/year, e.g. 16/10/2026."),
     )
     due_before = django_filters.DateFilter(
-        field_name="due_date", lookup_expr="lte", label=_("Due on or before")
+        field_name="due_date",
+        lookup_expr="lte",
+        label=_("Due on or before"),
+        input_formats=DATE_INPUT_FORMATS,
+        help_text=_("Day/month/year, e.g. 16/10/2026."),
     )
     updated_since = UtcIsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", label=_("Updated since (ISO 8601)")
     )
     q = django_filters.CharFilter(method="filter_q", label=_("Search"))
-    # --- REST API (issue 5): incremental sync. change_seq follows commit order
+    # --- REST API: incremental sync. change_seq follows commit order
     # (services.next_change_seq), so "after the largest change_seq I saw" misses nothing.
     changed_after = django_filters.NumberFilter(
-        field_name="change_seq", lookup_expr="gt", label=_("Changed after (change_seq)")
+        field_name="change_seq", lookup_expr="gt", label=_("Changed after (sync position)")
     )
     ordering = django_filters.OrderingFilter(
         fields=(
@@ -87,33 +110,17 @@ class CommitmentFilterSet(django_filters.FilterSet):
     def filter_overdue(self, queryset, name, value):
         if value is None:
             return queryset
-        overdue = Q(due_date__lt=today_local()) & ~Q(
-            status__in=[Status.FULFILLED, Status.CANCELLED]
-        )
-        return queryset.filter(overdue) if value else queryset.exclude(overdue)
+        return queryset.overdue() if value else queryset.not_overdue()
 
     def filter_pledged_by(self, queryset, name, value):
         return queryset if value is None else queryset.pledged_by_party(value)
 
     def filter_q(self, queryset, name, value):
-        value = value.strip()
-        if not value:
-            return queryset
+        # One search for the list, the API and /search/: commitments/search.py.
         if "\x00" in value:
             return queryset.none()  # no stored text holds a NUL (PostgreSQL refuses one)
-        return queryset.filter(
-            Q(reference__icontains=value)
-            | Q(title__icontains=value)
-            | Q(description__icontains=value)
-            | Q(external_id=value)
-            | Q(pledged_by__name__icontains=value)
-            | Q(beneficiary__name__icontains=value)
-            | Q(
-                pk__in=Commitment.co_pledgers.through.objects.filter(
-                    organisation__name__icontains=value
-                ).values("commitment_id")
-            )
-        )
+        found = search_condition(value)
+        return queryset if found is None else queryset.filter(found[0])
 
 
 class IntegerFilter(django_filters.NumberFilter):

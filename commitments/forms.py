@@ -8,13 +8,37 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from .models import NOTE_MAX_LENGTH, SHORT_NOTE_MAX_LENGTH, Commitment, Evidence, Role, Status
+from .formats import DATE_INPUT_FORMATS, DATE_INPUT_HINT
+from .models import (
+    NOTE_MAX_LENGTH,
+    NOTE_REQUIRED,
+    SHORT_NOTE_MAX_LENGTH,
+    TERMINAL_STATUSES,
+    Commitment,
+    Evidence,
+    Role,
+    Status,
+)
 from .permissions import can_reopen
 from .services import EvidenceInput
 
-# Sizes from the model fields (issue 11: limits defined once); the services check them too.
+# Sizes from the model fields (limits defined once); the services check them too.
 EVIDENCE_URL_MAX = Evidence._meta.get_field("url").max_length
 EVIDENCE_TITLE_MAX = Evidence._meta.get_field("title").max_length
+
+
+def day_field(label: str, *, required: bool = True) -> forms.DateField:
+    """A date typed as dd/mm/yyyy (or ISO), the accepted form said next to it."""
+    return forms.DateField(
+        label=label,
+        required=required,
+        input_formats=DATE_INPUT_FORMATS,
+        widget=forms.DateInput(
+            format="%d/%m/%Y",
+            attrs={"placeholder": DATE_INPUT_HINT, "inputmode": "numeric", "autocomplete": "off"},
+        ),
+        help_text=_("Day/month/year, e.g. 16/10/2026."),
+    )
 
 
 class _VersionedForm(forms.Form):
@@ -26,12 +50,21 @@ class _VersionedForm(forms.Form):
 class TransitionForm(_VersionedForm):
     to_status = forms.ChoiceField(label=_("New status"))
     note = forms.CharField(
-        label=_("Note"),
+        label=_("Reason or note"),
         required=False,
         max_length=NOTE_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Needed when blocking, cancelling or reopening."),
     )
+    # Cancelling, blocking and reopening are hard to take back: a deliberate tick, so no
+    # single keystroke on the status list can make them.
+    confirm = forms.BooleanField(
+        label=_("Yes, I mean this move"),
+        required=False,
+        help_text=_("Needed when blocking, cancelling or reopening."),
+    )
+    # Only when reopening (the service says when it is needed: no due date yet).
+    due_date = day_field(_("New due date"), required=False)
     evidence_url = forms.CharField(
         label=_("Evidence link"),
         required=False,
@@ -42,12 +75,6 @@ class TransitionForm(_VersionedForm):
     evidence_title = forms.CharField(
         label=_("Evidence title"), required=False, max_length=EVIDENCE_TITLE_MAX
     )
-    due_date = forms.DateField(
-        label=_("New due date"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        help_text=_("When reopening, if it has no due date yet."),
-    )
     evidence_kind = forms.ChoiceField(
         label=_("Evidence kind"),
         choices=Evidence.Kind.choices,
@@ -57,13 +84,28 @@ class TransitionForm(_VersionedForm):
 
     def __init__(self, *args, commitment: Commitment, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["to_status"].choices = move_choices(commitment, user)
+        self.commitment = commitment
+        moves = move_choices(commitment, user)
+        # An empty first choice: nothing is preselected, so a move is always chosen.
+        self.fields["to_status"].choices = [("", _("Choose a move…")), *moves] if moves else []
         self.fields["version"].initial = commitment.version
+        if commitment.is_open:
+            del self.fields["due_date"]
+        else:
+            self.fields["due_date"].help_text = _(
+                "Day/month/year. Needed when reopening if it has no due date yet."
+            )
 
     def clean(self):
         data = super().clean()
         if data.get("evidence_url") and not data.get("evidence_title"):
             self.add_error("evidence_title", _("Give the evidence a title."))
+        to_status = data.get("to_status")
+        if to_status and is_destructive(self.commitment, to_status):
+            if not data.get("confirm"):
+                self.add_error("confirm", _("Tick the box to confirm this move."))
+            if not (data.get("note") or "").strip():
+                self.add_error("note", _("Say why in a note."))
         return data
 
     def evidence(self) -> list[EvidenceInput]:
@@ -79,12 +121,18 @@ class TransitionForm(_VersionedForm):
         ]
 
 
+def is_destructive(commitment: Commitment, to_status: str) -> bool:
+    """Moves that ask for a confirmation and a reason: cancelling, blocking, reopening."""
+    return to_status in NOTE_REQUIRED or commitment.status in TERMINAL_STATUSES
+
+
 def move_choices(commitment: Commitment, user) -> list[tuple[str, str]]:
-    """The moves to offer: the move table's, and reopening only to those who may reopen."""
+    """The moves to offer, in workflow order (the order of Status, not the alphabet), and
+    reopening only to those who may reopen."""
     if not commitment.is_open and not can_reopen(user):
         return []
-    labels = dict(Status.choices)
-    return [(value, labels[value]) for value in commitment.allowed_moves()]
+    allowed = set(commitment.allowed_moves())
+    return [(value, label) for value, label in Status.choices if value in allowed]
 
 
 class EvidenceForm(forms.Form):
@@ -97,9 +145,7 @@ class EvidenceForm(forms.Form):
     kind = forms.ChoiceField(
         label=_("Kind"), choices=Evidence.Kind.choices, initial=Evidence.Kind.NEWS_REPORT
     )
-    published_on = forms.DateField(
-        label=_("Published on"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    published_on = day_field(_("Published on"), required=False)
 
     def item(self) -> EvidenceInput:
         data = self.cleaned_data
@@ -122,9 +168,7 @@ class RetractForm(forms.Form):
 
 
 class SnoozeForm(_VersionedForm):
-    until = forms.DateField(
-        label=_("Snooze follow-up until"), widget=forms.DateInput(attrs={"type": "date"})
-    )
+    until = day_field(_("Snooze follow-up until"))
     reason = forms.CharField(label=_("Reason"), max_length=SHORT_NOTE_MAX_LENGTH)
 
     def __init__(self, *args, commitment: Commitment, **kwargs):

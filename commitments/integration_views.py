@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.middleware import remember_reader_preferences
+from accounts.views import time_zone_form
 
 from . import services
 from .forms import PreferencesForm, add_service_errors
@@ -103,6 +104,7 @@ def profile(request: HttpRequest) -> HttpResponse:
             "feeds": [row for row in _feed_rows(request.user) if row[0].pk != personal.pk],
             "feed_form": CalendarFeedForm(),
             "preferences_form": _preferences_form(request.user),
+            "time_zone_form": time_zone_form(request.user),
         },
     )
 

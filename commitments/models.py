@@ -26,7 +26,7 @@ from .validators import (
     validate_string_list,
 )
 
-# --- Limits (issue 11): defined here once. The services enforce them through these
+# --- Limits: defined here once. The services enforce them through these
 # fields' validators, and forms and serializers take their sizes from the same place, so
 # the browser, the API, the admin and the import refuse the same input the same way.
 # CharFields carry their own max_length; these are the free-text fields.
@@ -108,8 +108,35 @@ class Role:
 
 
 def today_local(now: dt.datetime | None = None) -> dt.date:
-    """Today's date in the tracker's time zone (settings.TIME_ZONE)."""
-    return timezone.localdate(now or timezone.now())
+    """Today's date in the tracker's time zone (settings.TIME_ZONE), whichever zone a
+    page has activated for its viewer: what is overdue must not depend on who looks."""
+    return timezone.localdate(now or timezone.now(), timezone.get_default_timezone())
+
+
+# The rules below are each written once (STYLE habit 10); pages, filters, the partial
+# index, the sweep, the dispatch, the send and the emails all use them.
+
+# Open: not fulfilled, not cancelled. Sorted, so the partial index built from it keeps
+# the condition its migration wrote.
+IS_OPEN = ~Q(status__in=sorted(TERMINAL_STATUSES))
+
+
+def overdue_q(on: dt.date) -> Q:
+    """Overdue: open, with a due date before `on` (a day in the tracker's zone)."""
+    return IS_OPEN & Q(due_date__lt=on)
+
+
+def is_overdue_on(*, status: str, due_date: dt.date | None, on: dt.date) -> bool:
+    """`overdue_q` for one row already in memory (a page of rows must not cost a query
+    each); tests/test_overdue.py proves the two agree on every status and date."""
+    return status not in TERMINAL_STATUSES and due_date is not None and due_date < on
+
+
+def snoozed_q(on: dt.date) -> Q:
+    """A commitment whose snooze holds its follow-up requests on `on` (a day in the
+    tracker's zone): the snooze runs to the end of `snoozed_until`. It never hides an item
+    from overdue lists; it only holds follow-ups (`Reminder.held_by_snooze_q`)."""
+    return Q(snoozed_until__gt=on)
 
 
 class DocumentKind(models.TextChoices):
@@ -341,20 +368,20 @@ class FigureUnit(models.TextChoices):
 
 class CommitmentQuerySet(models.QuerySet):
     def open(self) -> CommitmentQuerySet:
-        return self.exclude(status__in=TERMINAL_STATUSES)
-
-    def closed(self) -> CommitmentQuerySet:
-        return self.filter(status__in=TERMINAL_STATUSES)
+        return self.filter(IS_OPEN)
 
     def overdue(self, on: dt.date | None = None) -> CommitmentQuerySet:
         """Open commitments whose due date is before `on` (default: today, tracker zone)."""
-        return self.open().filter(due_date__lt=on or today_local())
+        return self.filter(overdue_q(on or today_local()))
+
+    def not_overdue(self, on: dt.date | None = None) -> CommitmentQuerySet:
+        return self.exclude(overdue_q(on or today_local()))
+
+    def snoozed(self, on: dt.date) -> CommitmentQuerySet:
+        return self.filter(snoozed_q(on))
 
     def due_between(self, start: dt.date, end: dt.date) -> CommitmentQuerySet:
         return self.open().filter(due_date__gte=start, due_date__lte=end)
-
-    def due_for_follow_up(self, at: dt.datetime | None = None) -> CommitmentQuerySet:
-        return self.open().filter(next_follow_up_at__lte=at or timezone.now())
 
     def owned_by(self, user) -> CommitmentQuerySet:
         return self.filter(owner=user)
@@ -365,23 +392,13 @@ class CommitmentQuerySet(models.QuerySet):
         shared = Commitment.co_pledgers.through.objects.filter(organisation=organisation)
         return self.filter(Q(pledged_by=organisation) | Q(pk__in=shared.values("commitment_id")))
 
-    def editable_by(self, user) -> CommitmentQuerySet:
-        """What `user` may change: everything for managers, owned/watched for officers."""
-        from .permissions import is_manager, is_viewer
-
-        if not user.is_authenticated or is_viewer(user):
-            return self.none()
-        if is_manager(user):
-            return self
-        return self.filter(Q(owner=user) | Q(watchers=user)).distinct()
-
     def with_overdue_days(self, on: dt.date | None = None) -> CommitmentQuerySet:
         """Annotate `days_overdue` (0 when not overdue), computed by the database."""
         on = on or today_local()
         return self.annotate(
             days_overdue=models.Case(
                 models.When(
-                    Q(due_date__lt=on) & ~Q(status__in=TERMINAL_STATUSES),
+                    overdue_q(on),
                     then=models.Value(on) - models.F("due_date"),
                 ),
                 default=None,
@@ -586,7 +603,7 @@ class Commitment(models.Model):
             # sorting and counts it from the index (migration 0005_web_open_due_index).
             models.Index(
                 fields=["due_date", "reference"],
-                condition=~Q(status__in=["cancelled", "fulfilled"]),
+                condition=IS_OPEN,
                 name="commitment_open_due",
             ),
         ]
@@ -630,7 +647,7 @@ class Commitment(models.Model):
         return self.status not in TERMINAL_STATUSES
 
     def is_overdue(self, on: dt.date | None = None) -> bool:
-        return bool(self.is_open and self.due_date and self.due_date < (on or today_local()))
+        return is_overdue_on(status=self.status, due_date=self.due_date, on=on or today_local())
 
     @property
     def is_money_pledged(self) -> bool:
@@ -950,15 +967,6 @@ class ApiTokenScope(models.TextChoices):
     WRITE = "write", _("Read and write")
 
 
-class ApiTokenQuerySet(models.QuerySet):
-    def usable(self, at: dt.datetime | None = None) -> ApiTokenQuerySet:
-        """Not revoked and not expired at `at` (default: now)."""
-        at = at or timezone.now()
-        return self.filter(revoked_at__isnull=True).filter(
-            Q(expires_at__isnull=True) | Q(expires_at__gt=at)
-        )
-
-
 class ApiToken(models.Model):
     """A named credential for one integration. Only a SHA-256 of the secret is stored:
     the secret is shown once, when services.api_token_issue makes it."""
@@ -978,8 +986,6 @@ class ApiToken(models.Model):
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True, editable=False)
     last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True, editable=False)
-
-    objects = ApiTokenQuerySet.as_manager()
 
     class Meta:
         ordering = ["name", "id"]
@@ -1029,17 +1035,28 @@ class IdempotencyKey(models.Model):
         return self.response_status is None
 
 
-class ReminderQuerySet(models.QuerySet):
-    def pending(self) -> ReminderQuerySet:
-        return self.filter(state=Reminder.State.PENDING)
+def held_by_snooze_q(on: dt.date) -> Q:
+    """Reminders a snooze holds on `on`: follow-up requests of a snoozed commitment
+    (`snoozed_q`), alone or in a digest. A subquery, not a join, so the sweep's dispatch
+    can put it on its UPDATE of the outbox."""
+    snoozed = Commitment.objects.filter(snoozed_q(on)).values("pk")
+    return Q(kind=Reminder.Kind.FOLLOW_UP, commitment_id__in=snoozed)
 
-    def failed(self) -> ReminderQuerySet:
-        return self.filter(state=Reminder.State.FAILED)
+
+def claimable_q(now: dt.datetime) -> Q:
+    """Reminders a worker may take now: pending and due, or claimed by a worker whose
+    lease ran out. The claim and the sweep's dispatch both use it."""
+    return Q(state=Reminder.State.PENDING, send_after__lte=now) | Q(
+        state=Reminder.State.SENDING, lease_until__lt=now
+    )
+
+
+class ReminderQuerySet(models.QuerySet):
+    def held_by_snooze(self, on: dt.date) -> ReminderQuerySet:
+        return self.filter(held_by_snooze_q(on))
 
     def without_snoozed_follow_ups(self, on: dt.date) -> ReminderQuerySet:
-        """Leave out follow-up requests whose commitment is snoozed past `on`: a snooze
-        holds them, alone or in a digest."""
-        return self.exclude(kind=Reminder.Kind.FOLLOW_UP, commitment__snoozed_until__gt=on)
+        return self.exclude(held_by_snooze_q(on))
 
     def for_timeline(self, commitment) -> ReminderQuerySet:
         """What the commitment's timeline shows: every reminder except voided ones."""

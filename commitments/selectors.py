@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.conf import settings
+from django.db.models import Case, Count, Min, OuterRef, Q, QuerySet, Subquery, Sum, When
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .models import (
     MONEY_PLEDGED_KINDS,
@@ -28,6 +31,8 @@ from .models import (
     Sector,
     Status,
     StatusChange,
+    Visit,
+    overdue_q,
     today_local,
 )
 
@@ -37,10 +42,13 @@ DUE_SOON_SHOWN = 10
 
 
 def _last_change(field: str) -> Subquery:
-    # The newest StatusChange of the outer commitment; the unique (commitment, version)
-    # index makes this one index probe per row shown.
+    # The newest move of the outer commitment; the unique (commitment, version) index
+    # makes this one index probe per row shown. The row that recorded the commitment
+    # (no from_status) is not a change: an imported commitment that never moved shows
+    # none, rather than its load date.
     return Subquery(
         StatusChange.objects.filter(commitment=OuterRef("pk"))
+        .exclude(from_status="")
         .order_by("-version")
         .values(field)[:1]
     )
@@ -165,7 +173,7 @@ def dashboard_figures(on: dt.date | None = None) -> Dashboard:
         Commitment.objects.open()
         .filter(due_date__lte=until)
         .aggregate(
-            overdue=Count("pk", filter=Q(due_date__lt=on)),
+            overdue=Count("pk", filter=overdue_q(on)),
             due_soon=Count("pk", filter=Q(due_date__gte=on)),
         )
     )
@@ -255,11 +263,14 @@ def _evidence_entries(commitment: Commitment) -> Iterable[TimelineEntry]:
         yield TimelineEntry(at=row.added_at, kind="evidence", actor=row.added_by, item=row)
 
 
+def reminders_for_timeline(*, commitment: Commitment) -> QuerySet[Reminder]:
+    """The commitment's reminders for its timeline: sent, pending and failed (not void)."""
+    return Reminder.objects.for_timeline(commitment)
+
+
 def _reminder_entries(commitment: Commitment) -> Iterable[TimelineEntry]:
     # Reminders that went out, and those that finally failed (so the owner's silence is
     # not mistaken for a reminder that was never sent). Pending ones are not history yet.
-    from .services.reminders import reminders_for_timeline
-
     rows = reminders_for_timeline(commitment=commitment).filter(
         state__in=[Reminder.State.SENT, Reminder.State.FAILED]
     )
@@ -289,3 +300,164 @@ def commitment_timeline(
         entries = [e for e in entries if not (e.kind == "note" and e.item.is_retracted)]
     entries.sort(key=lambda e: (e.at, e.rank, getattr(e.item, "pk", 0) or 0), reverse=True)
     return entries
+
+
+def undoable_move(
+    commitment: Commitment, user, now: dt.datetime | None = None
+) -> StatusChange | None:
+    """The move this user may undo now, if any: the commitment's last status change,
+    made by this user, within settings.TRACKER_UNDO_MINUTES, with nothing changed since
+    (same version), and not the row that recorded the commitment. The one home of the
+    undo rule: services.commitment_undo_last_move enforces it, pages offer it."""
+    if not getattr(user, "pk", None):
+        return None
+    now = now or timezone.now()
+    last = commitment.status_changes.order_by("-version").first()
+    window = dt.timedelta(minutes=settings.TRACKER_UNDO_MINUTES)
+    if (
+        last is None
+        or not last.from_status
+        or last.actor_id != user.pk
+        or last.version != commitment.version
+        or last.at < now - window
+    ):
+        return None
+    return last
+
+
+def undo_available(commitment: Commitment, user) -> bool:
+    return undoable_move(commitment, user) is not None
+
+
+@dataclass(frozen=True)
+class BriefGroup:
+    counterpart: str
+    rows: list[Commitment]
+
+
+@dataclass(frozen=True)
+class VisitBrief:
+    """What the one-page visit brief shows: every commitment of the visit, by the party
+    that pledged it, with status, owner, due date, last change and evidence; and the
+    visit's context figures."""
+
+    visit: Visit
+    groups: list[BriefGroup]
+    context_facts: list
+    count: int
+
+
+def visit_brief(visit: Visit) -> VisitBrief:
+    rows = list(
+        commitment_rows(visit.commitments.all())
+        .annotate(evidence_count=Count("evidence", distinct=True))
+        .order_by("pledged_by__name", "reference")
+    )
+    groups: dict[str, list[Commitment]] = {}
+    for c in rows:
+        groups.setdefault(c.pledged_by.name, []).append(c)
+    return VisitBrief(
+        visit=visit,
+        groups=[BriefGroup(counterpart=k, rows=v) for k, v in groups.items()],
+        context_facts=list(visit.context_facts.order_by("position", "pk")),
+        count=len(rows),
+    )
+
+
+# --- The manager's view: who owes what, and the trend ----------------------------------
+
+TREND_WEEKS = 26
+
+
+@dataclass(frozen=True)
+class OverdueGroup:
+    key: int | None
+    name: str
+    count: int
+    oldest_due: dt.date
+    longest_days: int
+
+
+@dataclass(frozen=True)
+class ManagerView:
+    by_owner: list[OverdueGroup]
+    by_counterpart: list[OverdueGroup]
+    # (week ending, overdue commitments that day), oldest first
+    trend: list[tuple[dt.date, int]]
+
+
+def _overdue_groups(on: dt.date, *fields: str) -> list[tuple]:
+    return list(
+        Commitment.objects.overdue(on)
+        .order_by()
+        .values_list(*fields)
+        .annotate(n=Count("pk"), oldest=Min("due_date"))
+        .order_by("oldest", fields[0])
+    )
+
+
+def manager_view(on: dt.date | None = None) -> ManagerView:
+    """Overdue by owner and by counterpart (longest overdue first) and the weekly count
+    of overdue commitments over the last six months: three aggregate queries."""
+    on = on or today_local()
+    by_owner = [
+        OverdueGroup(
+            key=pk,
+            name=(f"{first} {last}".strip() or username) if pk else _("Nobody"),
+            count=n,
+            oldest_due=oldest,
+            longest_days=(on - oldest).days,
+        )
+        for pk, first, last, username, n, oldest in _overdue_groups(
+            on, "owner_id", "owner__first_name", "owner__last_name", "owner__username"
+        )
+    ]
+    by_counterpart = [
+        OverdueGroup(key=pk, name=name, count=n, oldest_due=oldest, longest_days=(on - oldest).days)
+        for pk, name, n, oldest in _overdue_groups(on, "pledged_by_id", "pledged_by__name")
+    ]
+    return ManagerView(by_owner=by_owner, by_counterpart=by_counterpart, trend=_trend(on))
+
+
+def _trend(on: dt.date) -> list[tuple[dt.date, int]]:
+    """Overdue on each of the last TREND_WEEKS week-ends, from the history, in one query.
+
+    A commitment counts as overdue on day D when it was recorded by D, was due before D,
+    and was not closed on D. "Closed on D" uses the time of its last move into a closed
+    status, for commitments closed now: one later reopened and closed again counts as
+    open between the two (a rare case, and the error is on the side of showing more)."""
+    weeks = [on - dt.timedelta(weeks=TREND_WEEKS - 1 - i) for i in range(TREND_WEEKS)]
+    closed_at = Subquery(
+        StatusChange.objects.filter(
+            commitment=OuterRef("pk"), to_status__in=[Status.FULFILLED, Status.CANCELLED]
+        )
+        .order_by("-version")
+        .values("at")[:1]
+    )
+    zone = timezone.get_default_timezone()
+    counts = (
+        Commitment.objects.order_by()
+        .filter(due_date__lt=on)
+        .annotate(
+            closed_at=Case(
+                When(status__in=[Status.FULFILLED, Status.CANCELLED], then=closed_at),
+                default=None,
+            )
+        )
+        .aggregate(
+            **{
+                f"w{i}": Count(
+                    "pk",
+                    filter=Q(due_date__lt=day)
+                    & Q(created_at__lt=_end_of(day, zone))
+                    & (Q(closed_at__isnull=True) | Q(closed_at__gte=_end_of(day, zone))),
+                )
+                for i, day in enumerate(weeks)
+            }
+        )
+    )
+    return [(day, counts[f"w{i}"]) for i, day in enumerate(weeks)]
+
+
+def _end_of(day: dt.date, zone) -> dt.datetime:
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=zone)

@@ -18,6 +18,7 @@ urlpatterns = [
         views.commitment_transition,
         name="commitment-transition",
     ),
+    path("commitments/<int:pk>/undo/", views.commitment_undo, name="commitment-undo"),
     path("commitments/<int:pk>/evidence/", views.evidence_add, name="evidence-add"),
     path("commitments/<int:pk>/notes/", views.note_add, name="note-add"),
     path(
@@ -28,6 +29,9 @@ urlpatterns = [
     path("commitments/<int:pk>/snooze/", views.commitment_snooze, name="commitment-snooze"),
     path("commitments/<int:pk>/reassign/", views.commitment_reassign, name="commitment-reassign"),
     path("visits/<int:pk>/", views.visit_detail, name="visit-detail"),
+    path("visits/<int:pk>/brief/", views.visit_brief, name="visit-brief"),
+    path("visits/<int:pk>/brief.pdf", views.visit_brief_pdf, name="visit-brief-pdf"),
+    path("search/", views.search, name="search"),
     # Integrations (issue 16)
     path("commitments/import/", integration_views.commitment_import, name="commitment-import"),
     path("profile/", integration_views.profile, name="profile"),

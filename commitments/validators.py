@@ -29,14 +29,6 @@ def validate_http_url(value: str) -> None:
     _url(value)
 
 
-def is_safe_http_url(value: str) -> bool:
-    try:
-        validate_http_url(value)
-    except ValidationError:
-        return False
-    return bool(value)
-
-
 def validate_currency(value: str) -> None:
     if value and (value != value.upper() or pycountry.currencies.get(alpha_3=value) is None):
         raise ValidationError(

@@ -5,13 +5,21 @@ state (409, version conflict) or a 403.
 Forms post to their own URLs and work without JavaScript (post, then redirect back to
 the commitment). With htmx the same forms post in place: the response is the whole
 detail page and htmx swaps in its `#commitment-panel` (hx-select).
+
+Form errors answer 422, not 400: django-htmx's debug script (loaded when DEBUG is on)
+replaces the whole document on a 400, which unbinds htmx, so the next submit was a
+full-page POST that left the address bar on the write URL. A GET of a write URL (a
+reload, a bookmark, Back) redirects to the commitment instead of a bare 405.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+import datetime as dt
+from collections.abc import Callable, Iterator
+from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -20,9 +28,11 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from . import selectors, services
+from .brief_pdf import pdf_available, render_brief_pdf
 from .exceptions import TransitionNotAllowed, VersionConflict
 from .filters import CommitmentFilterSet
 from .forms import (
@@ -35,8 +45,9 @@ from .forms import (
     add_service_errors,
 )
 from .integration_views import xlsx_response
-from .models import Channel, Commitment, Note, Status, Visit
+from .models import OPEN_STATUSES, Channel, Commitment, Note, Status, Visit, today_local
 from .permissions import can_edit, can_reassign, can_retract_note
+from .search import search_condition
 
 PAGE_SIZES = (25, 50, 100)
 # Overdue list grouping: the parameter value and the columns it orders by first.
@@ -61,8 +72,9 @@ def _page(request: HttpRequest, queryset: QuerySet[Commitment], default: int = P
     return page, size
 
 
-# Filters the pages leave out: updated_since serves API sync; headers do the ordering.
-_NOT_SHOWN = {"updated_since", "ordering"}
+# Filters the pages leave out: updated_since and changed_after serve API sync; headers do
+# the ordering.
+_NOT_SHOWN = {"updated_since", "changed_after", "ordering"}
 
 
 def _filter_fields(filterset: CommitmentFilterSet, *skip: str) -> list:
@@ -78,7 +90,11 @@ def _querystring(request: HttpRequest, *drop: str) -> str:
 
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "commitments/dashboard.html", {"figures": selectors.dashboard_figures()})
+    return render(
+        request,
+        "commitments/dashboard.html",
+        {"figures": selectors.dashboard_figures(), "manager": selectors.manager_view()},
+    )
 
 
 @require_GET
@@ -135,6 +151,10 @@ def overdue_list(request: HttpRequest) -> HttpResponse:
                 content_type="text/plain; charset=utf-8",
             )
         return _overdue_csv(selectors.commitment_rows(queryset).prefetch_related("co_pledgers"))
+    # Only open commitments are ever overdue: offer only their statuses.
+    filterset.form.fields["status"].choices = [
+        (s.value, s.label) for s in Status if s in OPEN_STATUSES
+    ]
     if request.GET.get("format") == "xlsx" and valid:
         return xlsx_response(queryset, "overdue")
     page, size = _page(request, queryset)
@@ -155,26 +175,40 @@ def overdue_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-CSV_HEADER = (
-    "reference",
-    "title",
-    "status",
-    "days_overdue",
-    "due_date",
-    "owner",
-    "pledged_by",
-    "also_pledged_by",
-    "beneficiary",
-    "sector",
-    # What the amount is: money pledged, agreements' value or a target, so a sum over
-    # the column is only ever taken within one kind.
-    "figure_kind",
-    "amount",
-    "currency_or_unit",
-    "figure_year",
-    "last_status_change_at",
-    "last_status_change_note",
-    "next_follow_up_at",
+def _csv_day(value) -> str:
+    """ISO date (no time, no microseconds); a time is taken as a date in the viewer's zone."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        value = timezone.localtime(value).date()
+    return value.isoformat()
+
+
+def _person_name(user) -> str:
+    return (user.get_full_name() or user.get_username()) if user else ""
+
+
+# The overdue CSV: the page's columns first, in the page's order and with its labels,
+# then the figures. Labels, not codes; ISO dates; a spreadsheet reads it as UTF-8 thanks
+# to the byte-order mark.
+CSV_COLUMNS: tuple[tuple[str, Callable[[Commitment], Any]], ...] = (
+    (_lazy("Days overdue"), lambda c: c.days_overdue.days if c.days_overdue is not None else ""),
+    (_lazy("Reference"), lambda c: c.reference),
+    (_lazy("Title"), lambda c: c.title),
+    (_lazy("Status"), lambda c: c.get_status_display()),
+    (_lazy("Owner"), lambda c: _person_name(c.owner)),
+    (_lazy("Pledged by"), lambda c: c.pledged_by.name),
+    (_lazy("Also pledged by"), lambda c: "; ".join(o.name for o in c.co_pledgers.all())),
+    (_lazy("Beneficiary"), lambda c: c.beneficiary.name if c.beneficiary else ""),
+    (_lazy("Last status change"), lambda c: _csv_day(c.last_change_at)),
+    (_lazy("Last status change note"), lambda c: c.last_change_note or ""),
+    (_lazy("Next follow-up"), lambda c: _csv_day(c.next_follow_up_at)),
+    (_lazy("Due date"), lambda c: _csv_day(c.due_date)),
+    (_lazy("Sector"), lambda c: c.get_sector_display()),
+    (_lazy("Kind of figure"), lambda c: c.get_figure_kind_display() if c.figure_kind else ""),
+    (_lazy("Amount"), lambda c: "" if c.amount is None else f"{c.amount:.2f}"),
+    (_lazy("Currency or unit"), lambda c: c.currency or c.unit),
+    (_lazy("Figure year"), lambda c: c.figure_year or ""),
 )
 
 
@@ -196,29 +230,9 @@ def _overdue_csv(queryset: QuerySet[Commitment]) -> StreamingHttpResponse:
 
     def rows() -> Iterator[str]:
         writer = csv.writer(_Echo())
-        yield writer.writerow(CSV_HEADER)
+        yield "\ufeff" + writer.writerow([str(label) for label, _value in CSV_COLUMNS])
         for c in queryset.iterator(chunk_size=2000):
-            yield writer.writerow(
-                [
-                    _csv_cell(c.reference),
-                    _csv_cell(c.title),
-                    c.status,
-                    c.days_overdue.days if c.days_overdue is not None else "",
-                    c.due_date.isoformat() if c.due_date else "",
-                    _csv_cell(c.owner.get_username() if c.owner else ""),
-                    _csv_cell(c.pledged_by.name),
-                    _csv_cell("; ".join(o.name for o in c.co_pledgers.all())),
-                    _csv_cell(c.beneficiary.name if c.beneficiary else ""),
-                    c.sector,
-                    c.figure_kind,
-                    "" if c.amount is None else f"{c.amount:.2f}",
-                    c.currency or c.unit,
-                    c.figure_year or "",
-                    c.last_change_at.isoformat() if c.last_change_at else "",
-                    _csv_cell(c.last_change_note or ""),
-                    c.next_follow_up_at.isoformat() if c.next_follow_up_at else "",
-                ]
-            )
+            yield writer.writerow([_csv_cell(value(c)) for _label, value in CSV_COLUMNS])
 
     stamp = timezone.localdate().isoformat()
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
@@ -236,6 +250,29 @@ def _commitment(pk: int) -> Commitment:
         ).with_overdue_days(),
         pk=pk,
     )
+
+
+# The Update panel's actions, and the form each one shows.
+_ACTION_FORMS = {
+    "move": "transition_form",
+    "note": "note_form",
+    "evidence": "evidence_form",
+    "snooze": "snooze_form",
+    "reassign": "reassign_form",
+}
+
+
+def _actions(commitment: Commitment, may_reassign: bool) -> list[tuple[str, str]]:
+    actions = [
+        ("move", _("Change status")),
+        ("note", _("Add a note")),
+        ("evidence", _("Add evidence")),
+    ]
+    if commitment.is_open:
+        actions.append(("snooze", _("Snooze follow-up")))
+    if may_reassign:
+        actions.append(("reassign", _("Reassign")))
+    return actions
 
 
 def _render_detail(
@@ -261,8 +298,17 @@ def _render_detail(
         "can_edit": editable,
         "can_reassign": can_reassign(request.user),
         "status_values": Status,
+        "evidence": commitment.evidence.order_by("-published_on", "-added_at"),
     }
     if editable:
+        actions = _actions(commitment, context["can_reassign"])
+        chosen = next((key for key, name in _ACTION_FORMS.items() if name in forms), None)
+        wanted = request.GET.get("action") or request.POST.get("action")
+        context["actions"] = actions
+        # Without a choice the panel opens on the status move (nothing preselected in it).
+        context["action"] = chosen or (wanted if wanted in dict(actions) else "move")
+        context["undo_available"] = selectors.undo_available(commitment, request.user)
+        context["undo_minutes"] = settings.TRACKER_UNDO_MINUTES
         context |= {
             "transition_form": forms.get("transition_form")
             or TransitionForm(commitment=commitment, user=request.user),
@@ -320,7 +366,43 @@ def _editable(request: HttpRequest, pk: int) -> Commitment:
     return commitment
 
 
-@require_POST
+# Form errors: the panel again, with the errors, swapped in place (see the docstring).
+INVALID = 422
+
+
+def write_endpoint(view):
+    """POST does the write; GET (a reload or bookmark of the address) goes to the
+    commitment; any other method is refused."""
+    from functools import wraps
+
+    posted = require_POST(view)
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, pk: int, *args, **kwargs) -> HttpResponse:
+        if request.method in ("GET", "HEAD"):
+            return redirect("commitments:commitment-detail", pk=pk)
+        return posted(request, pk, *args, **kwargs)
+
+    return wrapper
+
+
+@write_endpoint
+def commitment_undo(request: HttpRequest, pk: int) -> HttpResponse:
+    commitment = _editable(request, pk)
+    try:
+        change = services.commitment_undo_last_move(
+            commitment_id=commitment.pk, actor=request.user, channel=Channel.WEB
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return _render_detail(request, _commitment(pk), status=INVALID)
+    labels = dict(Status.choices)
+    return _done(
+        request, commitment, _("Move undone: back to %(s)s.") % {"s": labels[change.to_status]}
+    )
+
+
+@write_endpoint
 def commitment_transition(request: HttpRequest, pk: int) -> HttpResponse:
     commitment = _editable(request, pk)
     form = TransitionForm(request.POST, commitment=commitment, user=request.user)
@@ -354,10 +436,10 @@ def commitment_transition(request: HttpRequest, pk: int) -> HttpResponse:
                 commitment,
                 _("Status changed to %(s)s.") % {"s": labels[form.cleaned_data["to_status"]]},
             )
-    return _render_detail(request, commitment, status=400, transition_form=form)
+    return _render_detail(request, commitment, status=INVALID, transition_form=form)
 
 
-@require_POST
+@write_endpoint
 def evidence_add(request: HttpRequest, pk: int) -> HttpResponse:
     commitment = _editable(request, pk)
     form = EvidenceForm(request.POST)
@@ -373,10 +455,10 @@ def evidence_add(request: HttpRequest, pk: int) -> HttpResponse:
             add_service_errors(form, exc, {"evidence[0]": "url"})
         else:
             return _done(request, commitment, _("Evidence added."))
-    return _render_detail(request, commitment, status=400, evidence_form=form)
+    return _render_detail(request, commitment, status=INVALID, evidence_form=form)
 
 
-@require_POST
+@write_endpoint
 def note_add(request: HttpRequest, pk: int) -> HttpResponse:
     commitment = _editable(request, pk)
     form = NoteForm(request.POST)
@@ -392,10 +474,10 @@ def note_add(request: HttpRequest, pk: int) -> HttpResponse:
             add_service_errors(form, exc)
         else:
             return _done(request, commitment, _("Note added."))
-    return _render_detail(request, commitment, status=400, note_form=form)
+    return _render_detail(request, commitment, status=INVALID, note_form=form)
 
 
-@require_POST
+@write_endpoint
 def note_retract(request: HttpRequest, pk: int, note_pk: int) -> HttpResponse:
     commitment = _commitment(pk)
     note = get_object_or_404(Note, pk=note_pk, commitment=commitment)
@@ -416,10 +498,10 @@ def note_retract(request: HttpRequest, pk: int, note_pk: int) -> HttpResponse:
             return _done(request, commitment, _("Note retracted."))
     else:
         messages.error(request, _("Say why the note is retracted."))
-    return _render_detail(request, _commitment(pk), status=400)
+    return _render_detail(request, _commitment(pk), status=INVALID)
 
 
-@require_POST
+@write_endpoint
 def commitment_snooze(request: HttpRequest, pk: int) -> HttpResponse:
     commitment = _editable(request, pk)
     form = SnoozeForm(request.POST, commitment=commitment)
@@ -439,10 +521,10 @@ def commitment_snooze(request: HttpRequest, pk: int) -> HttpResponse:
             add_service_errors(form, exc)
         else:
             return _done(request, commitment, _("Follow-up snoozed."))
-    return _render_detail(request, commitment, status=400, snooze_form=form)
+    return _render_detail(request, commitment, status=INVALID, snooze_form=form)
 
 
-@require_POST
+@write_endpoint
 def commitment_reassign(request: HttpRequest, pk: int) -> HttpResponse:
     commitment = _commitment(pk)
     if not can_reassign(request.user):
@@ -468,7 +550,30 @@ def commitment_reassign(request: HttpRequest, pk: int) -> HttpResponse:
                 commitment,
                 _("Reassigned to %(u)s.") % {"u": form.cleaned_data["owner"].get_username()},
             )
-    return _render_detail(request, commitment, status=400, reassign_form=form)
+    return _render_detail(request, commitment, status=INVALID, reassign_form=form)
+
+
+# --- Search ---------------------------------------------------------------------------
+
+
+@require_GET
+def search(request: HttpRequest) -> HttpResponse:
+    """The header search: the list's `q` filter (commitments/search.py), best match first."""
+    query = request.GET.get("q", "").strip()
+    page = None
+    if query:
+        found = search_condition(query)
+        ranked = (
+            Commitment.objects.filter(found[0])
+            .annotate(rank=found[1])
+            .order_by("-rank", "reference")
+        )
+        page, _size = _page(request, ranked)
+    return render(
+        request,
+        "commitments/search.html",
+        {"query": query, "page_obj": page, "querystring": _querystring(request, "page")},
+    )
 
 
 # --- Visit ------------------------------------------------------------------------------
@@ -492,3 +597,32 @@ def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "querystring": _querystring(request, "page"),
         },
     )
+
+
+@require_GET
+def visit_brief(request: HttpRequest, pk: int) -> HttpResponse:
+    """One printable A4 page to take into the next meeting."""
+    visit = get_object_or_404(Visit, pk=pk)
+    available, how = pdf_available()
+    return render(
+        request,
+        "commitments/visit_brief.html",
+        {
+            "brief": selectors.visit_brief(visit),
+            "pdf_available": available,
+            "pdf_how": how,
+            "today": today_local(),
+        },
+    )
+
+
+@require_GET
+def visit_brief_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    visit = get_object_or_404(Visit, pk=pk)
+    available, how = pdf_available()
+    if not available:
+        return HttpResponse(how, status=503, content_type="text/plain; charset=utf-8")
+    data = render_brief_pdf(selectors.visit_brief(visit))
+    response = HttpResponse(data, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="brief-{visit.code}.pdf"'
+    return response

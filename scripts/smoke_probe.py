@@ -107,8 +107,8 @@ def sign_in(base: str, username: str, password: str) -> Session:
     status, url, page = session.post("/accounts/login/", data, "/accounts/login/")
     if status != 200 or urllib.parse.urlsplit(url).path.startswith("/accounts/login"):
         fail(f"{username} could not sign in (HTTP {status}, landed on {url})")
-    if username not in page:
-        fail(f"{username} signed in but the page does not name them")
+    if "/accounts/logout/" not in page:
+        fail(f"{username} signed in but the page offers no sign-out")
     return session
 
 

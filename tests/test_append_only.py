@@ -193,13 +193,13 @@ def test_browser_retract_refused_for_someone_elses_note(client, commitment, offi
 
 
 @pytest.mark.django_db
-def test_browser_retract_without_reason_is_a_readable_400(client, commitment, officer):
+def test_browser_retract_without_reason_is_a_readable_form_error(client, commitment, officer):
     note = services.note_add(
         commitment_id=commitment.pk, actor=officer, channel=Channel.WEB, text="Mine"
     )
     client.force_login(officer)
     url = reverse("commitments:note-retract", args=[commitment.pk, note.pk])
     response = client.post(url, {"reason": ""})
-    assert response.status_code == 400
+    assert response.status_code == 422  # the panel again, swapped in place by htmx
     assert "Say why the note is retracted." in response.content.decode()
     assert not Note.objects.filter(kind=Note.Kind.RETRACTION).exists()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-import time
 
 import pytest
 from django.db import connection, connections, transaction
@@ -17,6 +16,7 @@ from commitments.exceptions import TransitionNotAllowed, VersionConflict
 from commitments.models import Channel, Commitment, Status
 
 from .factories import CommitmentFactory
+from .pg_locks import backend_pid, wait_until_blocked
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -99,7 +99,8 @@ def test_creating_a_child_while_its_parent_moves_does_not_deadlock(officer):
     # SHARE lock on P; B locks P and waits for the counter. With FOR UPDATE on P that is a
     # deadlock (PostgreSQL aborts one with an error); with FOR NO KEY UPDATE both finish.
     parent = CommitmentFactory(owner=officer)
-    b_started = threading.Event()
+    a_holds_counter, b_ready = threading.Event(), threading.Event()
+    b_pid: list[int] = []
     errors: list[Exception] = []
 
     def create_child():
@@ -118,8 +119,10 @@ def test_creating_a_child_while_its_parent_moves_does_not_deadlock(officer):
                         "owner": officer,
                     },
                 )
-                b_started.wait(5)
-                time.sleep(0.5)  # let B take P's row lock and queue for the counter
+                a_holds_counter.set()
+                # Commit only once B has taken P's row lock and queued for the counter.
+                assert b_ready.wait(20)
+                wait_until_blocked(b_pid[0])
         except Exception as exc:
             errors.append(exc)
         finally:
@@ -127,7 +130,8 @@ def test_creating_a_child_while_its_parent_moves_does_not_deadlock(officer):
 
     def move_parent():
         try:
-            b_started.set()
+            b_pid.append(backend_pid())
+            b_ready.set()
             services.commitment_transition(
                 commitment_id=parent.pk,
                 to_status=Status.AGREED,
@@ -141,7 +145,7 @@ def test_creating_a_child_while_its_parent_moves_does_not_deadlock(officer):
 
     a = threading.Thread(target=create_child)
     a.start()
-    time.sleep(0.3)  # A holds the counter before B starts
+    assert a_holds_counter.wait(20)  # A holds the counter before B starts
     b = threading.Thread(target=move_parent)
     b.start()
     a.join(30)

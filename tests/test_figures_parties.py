@@ -207,10 +207,10 @@ def test_overdue_csv_carries_the_kind_of_figure_and_every_party(client, manager)
     c.co_pledgers.add(other)
     client.force_login(manager)
     response = client.get("/commitments/overdue/", {"format": "csv"})
-    (row,) = csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode()))
-    assert (row["figure_kind"], row["amount"], row["currency_or_unit"]) == (
-        "target_trade_turnover",
+    (row,) = csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig")))
+    assert (row["Kind of figure"], row["Amount"], row["Currency or unit"]) == (
+        FigureKind.TARGET_TRADE_TURNOVER.label,
         "3.00",
         "USD",
     )
-    assert row["also_pledged_by"] == "Second party"
+    assert row["Also pledged by"] == "Second party"

@@ -33,7 +33,7 @@ def test_browser_note_of_4_7_mb_is_a_form_error_and_nothing_is_stored(client, of
     client.force_login(officer)
     before = _writes(c)
     response = _post(client, c, "note-add", {"text": "x" * 4_700_000})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert response.context["note_form"].errors["text"]
     assert _writes(c) == before
 
@@ -47,7 +47,7 @@ def test_browser_status_change_note_over_the_limit_is_refused(client, officer):
         "commitment-transition",
         {"version": c.version, "to_status": Status.BLOCKED, "note": "n" * (NOTE_MAX_LENGTH + 1)},
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert response.context["transition_form"].errors["note"]
     c.refresh_from_db()
     assert c.status == Status.AGREED and c.status_changes.count() == 1
@@ -95,7 +95,7 @@ def test_api_and_browser_give_the_same_message_for_an_oversize_evidence_title(cl
     client.force_login(officer)
     data = {"url": "https://example.org/a", "title": "t" * 301, "kind": "media_report"}
     page = _post(client, c, "evidence-add", data)
-    assert page.status_code == 400
+    assert page.status_code == 422
     browser_message = page.context["evidence_form"].errors["title"][0]
     api = bearer_client(officer).post(
         f"/api/v1/commitments/{c.pk}/evidence/",
@@ -137,7 +137,7 @@ def test_browser_snooze_to_9999_is_a_form_error(client, officer):
     client.force_login(officer)
     data = {"version": c.version, "until": "9999-12-31", "reason": "x"}
     response = _post(client, c, "commitment-snooze", data)
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert response.context["snooze_form"].errors["until"]
     c.refresh_from_db()
     assert c.snoozed_until is None

@@ -53,3 +53,65 @@ def test_days_overdue_is_computed_by_the_database():
 def test_overdue_is_one_sql_filter_on_the_due_date():
     sql = str(Commitment.objects.overdue(on=dt.date(2025, 6, 10)).query)
     assert "due_date" in sql and "2025-06-10" in sql
+
+
+@pytest.mark.django_db
+def test_every_spelling_of_overdue_agrees_with_the_one_definition():
+    """The queryset, the annotation, the FilterSet, the dashboard and the in-memory
+    property all come from models.overdue_q; over every status and due date they agree."""
+    from commitments import selectors
+    from commitments.filters import CommitmentFilterSet
+
+    today = dt.date(2025, 6, 10)
+    dues = [None, today - dt.timedelta(days=1), today, today + dt.timedelta(days=1)]
+    for status in Status:
+        for n, due in enumerate(dues):
+            CommitmentFactory(reference=f"{status}-{n}", status=status, due_date=due)
+    expected = {
+        c.reference for c in Commitment.objects.all() if c.is_overdue(on=today)
+    }  # the property
+    assert expected == {f"{s}-1" for s in Status if s not in (Status.FULFILLED, Status.CANCELLED)}
+    assert set(Commitment.objects.overdue(on=today).values_list("reference", flat=True)) == (
+        expected
+    )
+    annotated = Commitment.objects.with_overdue_days(on=today).filter(days_overdue__isnull=False)
+    assert set(annotated.values_list("reference", flat=True)) == expected
+    with time_machine.travel(dt.datetime(2025, 6, 10, 12, tzinfo=dt.UTC), tick=False):
+        for value, want in (("true", expected), ("false", None)):
+            fs = CommitmentFilterSet({"overdue": value}, queryset=Commitment.objects.all())
+            got = set(fs.qs.values_list("reference", flat=True))
+            everyone = set(Commitment.objects.values_list("reference", flat=True))
+            assert got == (want if want is not None else everyone - expected)
+    assert selectors.dashboard_figures(on=today).overdue_count == len(expected)
+
+
+@pytest.mark.django_db
+def test_a_snooze_holds_follow_ups_until_the_end_of_its_day_and_nothing_else():
+    """models.snoozed_q / held_by_snooze_q: the one definition the sweep, the dispatch,
+    the send and the digest use."""
+    from commitments.models import Reminder
+
+    from .factories import UserFactory
+
+    today = dt.date(2025, 6, 10)
+    user = UserFactory()
+    rows = {}
+    for name, until in (("none", None), ("ended", today), ("running", today + dt.timedelta(1))):
+        c = CommitmentFactory(reference=name, snoozed_until=until)
+        for kind in (Reminder.Kind.FOLLOW_UP, Reminder.Kind.OVERDUE):
+            rows[name, kind] = Reminder.objects.create(
+                commitment=c,
+                recipient=user,
+                kind=kind,
+                slot=today,
+                send_after=dt.datetime(2025, 6, 10, 8, tzinfo=dt.UTC),
+            )
+    assert list(Commitment.objects.snoozed(today).values_list("reference", flat=True)) == [
+        "running"
+    ]
+    assert list(Reminder.objects.held_by_snooze(today)) == [
+        rows["running", Reminder.Kind.FOLLOW_UP]
+    ]
+    assert set(Reminder.objects.without_snoozed_follow_ups(today)) == set(rows.values()) - {
+        rows["running", Reminder.Kind.FOLLOW_UP]
+    }

@@ -14,7 +14,7 @@ from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from commitments import services
+from commitments import selectors, services
 from commitments.models import Channel, Profile, Reminder, Role, Status
 from commitments.services.reminders import reminder_claim, reminder_send, reminders_sweep
 
@@ -382,7 +382,7 @@ def test_smtp_failure_retries_with_backoff_then_ends_failed_and_shows_on_timelin
     assert reminder_send(reminder_id=rid, now=row.send_after).status == "failed"
     row.refresh_from_db()
     assert row.state == State.FAILED and row.attempts == 3 and row.sent_at is None
-    assert list(services.reminders_for_timeline(commitment=c)) == [row]
+    assert list(selectors.reminders_for_timeline(commitment=c)) == [row]
 
 
 def test_daily_digest_officers_get_one_email_instead_of_single_ones():

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from .factories import UserFactory
-from .test_settings import _run
+from .test_settings import run_manage
 
 TEMPLATES = Path(settings.BASE_DIR) / "templates"
 
@@ -89,7 +89,7 @@ def test_hsts_preload_is_off_by_default_and_check_deploy_stays_clean_either_way(
     assert settings.SECURE_HSTS_PRELOAD is False
     secret = {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "x7!" * 20 + "a-real-secret-of-length"}
     for preload in ("0", "1"):
-        result = _run(
+        result = run_manage(
             "check",
             "--deploy",
             "--fail-level",
@@ -97,7 +97,7 @@ def test_hsts_preload_is_off_by_default_and_check_deploy_stays_clean_either_way(
             env={**secret, "DJANGO_HSTS_PRELOAD": preload},
         )
         assert result.returncode == 0, result.stdout + result.stderr
-    result = _run(
+    result = run_manage(
         "shell",
         "-c",
         "from django.conf import settings; print(settings.SECURE_HSTS_PRELOAD)",

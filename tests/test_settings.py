@@ -9,7 +9,7 @@ import sys
 from django.conf import settings
 
 
-def _run(*args, env):
+def run_manage(*args, env):
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=settings.BASE_DIR,
@@ -22,7 +22,7 @@ def _run(*args, env):
 
 
 def test_check_deploy_is_clean_with_debug_off_and_a_real_secret():
-    result = _run(
+    result = run_manage(
         "check",
         "--deploy",
         "--fail-level",
@@ -34,7 +34,7 @@ def test_check_deploy_is_clean_with_debug_off_and_a_real_secret():
 
 
 def test_check_deploy_flags_the_default_secret():
-    result = _run("check", "--deploy", env={"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": ""})
+    result = run_manage("check", "--deploy", env={"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": ""})
     # An empty variable falls back to the insecure development key, which is flagged.
     assert "security.W009" in result.stdout + result.stderr
 

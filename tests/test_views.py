@@ -114,10 +114,12 @@ def test_manager_sees_reassign_and_reopen_options(client, manager):
     closed = CommitmentFactory(status=Status.CANCELLED)
     client.force_login(manager)
     response = client.get(_detail(closed))
-    assert "reassign-form" in response.content.decode()
+    assert "reassign-form" in client.get(_detail(closed) + "?action=reassign").content.decode()
+    # Workflow order, nothing preselected.
     assert [v for v, _ in response.context["transition_form"].fields["to_status"].choices] == [
-        Status.AGREED,
+        "",
         Status.PROPOSED,
+        Status.AGREED,
     ]
 
 
@@ -125,7 +127,7 @@ def test_only_allowed_moves_are_offered(client, officer):
     c = CommitmentFactory(owner=officer, status=Status.BLOCKED)
     client.force_login(officer)
     choices = client.get(_detail(c)).context["transition_form"].fields["to_status"].choices
-    assert [v for v, _ in choices] == sorted([Status.AGREED, Status.IN_PROGRESS, Status.CANCELLED])
+    assert [v for v, _ in choices] == ["", Status.AGREED, Status.IN_PROGRESS, Status.CANCELLED]
 
 
 def test_officer_is_offered_no_reopening_of_a_closed_commitment(client, officer):
@@ -196,7 +198,7 @@ def test_a_move_the_service_refuses_shows_the_error_next_to_the_field(client, of
         "commitment-transition",
         {"version": commitment.version, "to_status": Status.CANCELLED, "note": "  "},
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert response.context["transition_form"].errors["note"] == ["Say why in a note."]
     assert _writes() == before
     commitment.refresh_from_db()
@@ -209,7 +211,7 @@ def test_fulfilled_without_evidence_is_refused_on_the_evidence_field(client, off
     response = _post(
         client, c, "commitment-transition", {"version": c.version, "to_status": Status.FULFILLED}
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "evidence_url" in response.context["transition_form"].errors
     c.refresh_from_db()
     assert c.status == Status.AGREED
@@ -235,7 +237,7 @@ def test_unsafe_evidence_link_is_a_field_error_and_nothing_is_written(
             "evidence_kind": Evidence.Kind.PHOTO,
         },
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert response.context["transition_form"].errors["evidence_url"]
     assert _writes() == before
 
@@ -248,7 +250,7 @@ def test_a_move_not_offered_is_a_form_error(client, officer, commitment):
         "commitment-transition",
         {"version": commitment.version, "to_status": Status.FULFILLED},
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "to_status" in response.context["transition_form"].errors
 
 
@@ -285,12 +287,12 @@ def test_stale_version_is_refused_with_the_current_state_and_nothing_overwritten
     assert commitment.status == Status.AGREED
 
 
-def test_garbage_version_is_a_400_not_a_500(client, officer, commitment):
+def test_garbage_version_is_a_form_error_not_a_500(client, officer, commitment):
     client.force_login(officer)
     response = _post(
         client, commitment, "commitment-transition", {"version": "x", "to_status": "nope"}
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
 
 
 # --- 403s --------------------------------------------------------------------------------
@@ -335,10 +337,18 @@ def test_watching_officer_may_write(client, other_officer, commitment):
     assert Note.objects.filter(commitment=commitment, text="watching").exists()
 
 
-def test_get_on_a_write_url_is_405(client, officer, commitment):
+@pytest.mark.parametrize(
+    "name", ["note-add", "commitment-transition", "commitment-snooze", "commitment-undo"]
+)
+def test_get_on_a_write_url_goes_to_the_commitment_and_writes_nothing(
+    client, officer, commitment, name
+):
     client.force_login(officer)
-    response = client.get(reverse("commitments:note-add", args=[commitment.pk]))
-    assert response.status_code == 405
+    before = _writes()
+    response = client.get(reverse(f"commitments:{name}", args=[commitment.pk]))
+    assert response.status_code == 302 and response["Location"] == _detail(commitment)
+    assert _writes() == before
+    assert client.put(reverse(f"commitments:{name}", args=[commitment.pk])).status_code == 405
 
 
 def test_csrf_is_enforced(officer, commitment):
@@ -397,7 +407,7 @@ def test_snooze_in_the_past_is_an_error_on_the_date_field(client, officer, commi
         "commitment-snooze",
         {"version": commitment.version, "until": TODAY().isoformat(), "reason": "x"},
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert response.context["snooze_form"].errors["until"]
     commitment.refresh_from_db()
     assert commitment.snoozed_until is None
@@ -406,7 +416,7 @@ def test_snooze_in_the_past_is_an_error_on_the_date_field(client, officer, commi
 def test_empty_note_is_a_field_error(client, officer, commitment):
     client.force_login(officer)
     response = _post(client, commitment, "note-add", {"text": ""})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert response.context["note_form"].errors["text"]
     assert not Note.objects.exists()
 
@@ -434,7 +444,13 @@ def test_manager_reopens_a_fulfilled_commitment_with_a_note(client, manager):
         client,
         c,
         "commitment-transition",
-        {"version": c.version, "to_status": Status.IN_PROGRESS, "note": "Work resumed"},
+        {
+            "version": c.version,
+            "to_status": Status.IN_PROGRESS,
+            "note": "Work resumed",
+            "confirm": "on",
+            "due_date": (TODAY() + dt.timedelta(days=30)).isoformat(),
+        },
     )
     assert response.status_code == 302
     c.refresh_from_db()
@@ -542,13 +558,21 @@ def test_overdue_csv_is_exactly_what_the_filters_select(client, manager):
     response = client.get("/commitments/overdue/", {"sector": Sector.HEALTH, "format": "csv"})
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert [r["reference"] for r in rows] == [a.reference, b.reference]
-    assert rows[0]["days_overdue"] == "9"
+    body = b"".join(response.streaming_content)
+    # A byte-order mark, so a spreadsheet reads UTF-8.
+    assert body.startswith("\ufeff".encode())
+    rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
+    assert [r["Reference"] for r in rows] == [a.reference, b.reference]
+    assert rows[0]["Days overdue"] == "9"
+    # Labels, not codes; ISO dates.
+    assert rows[0]["Status"] == a.get_status_display() and rows[0]["Sector"] == "Health"
+    assert rows[0]["Due date"] == a.due_date.isoformat()
     # A cell a spreadsheet would run as a formula is defused.
-    assert rows[0]["title"] == "'=HYPERLINK(evil)"
+    assert rows[0]["Title"] == "'=HYPERLINK(evil)"
     page = client.get("/commitments/overdue/", {"sector": Sector.HEALTH})
-    assert [c.reference for c in page.context["page_obj"]] == [r["reference"] for r in rows]
+    assert [c.reference for c in page.context["page_obj"]] == [r["Reference"] for r in rows]
+    # The page's columns come first, in its order.
+    assert list(rows[0])[:3] == ["Days overdue", "Reference", "Title"]
 
 
 def test_overdue_csv_with_bad_filters_is_a_400(client, manager):

@@ -14,15 +14,17 @@ from .factories import CommitmentFactory, OrganisationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-# Each starts with the session and the user, then the page's own reads.
+# Each starts with the session and the user, then the page's own reads, and the user's
+# groups (the header offers "My commitments" only to those who own commitments).
 PAGE_QUERIES = {
     # count, the page's ids, its rows (joined, last status change annotated), their other
     # pledging parties, filter choices (owners, visits, pledging and beneficiary
     # organisations)
-    "/commitments/": 10,
-    "/commitments/overdue/": 10,
-    # sector x status x currency counts and sums, overdue and due-soon counts, due-soon rows
-    "/": 5,
+    "/commitments/": 11,
+    "/commitments/overdue/": 11,
+    # sector x status x currency counts and sums, overdue and due-soon counts, due-soon rows;
+    # the user's groups; overdue by owner, by counterpart, and the weekly trend (one each)
+    "/": 9,
 }
 
 
@@ -84,7 +86,8 @@ def test_detail_timeline_query_count_is_constant(
         CommitmentFactory(parent=commitment)
     client.force_login(officer)
     # session, user, commitment, groups, its other pledging parties, children, watchers,
-    # then one query per timeline source: statuses, notes, evidence, reminders.
-    with django_assert_num_queries(11):
+    # then one query per timeline source: statuses, notes, evidence, reminders; the evidence
+    # list, and the last move (may this user undo it).
+    with django_assert_num_queries(13):
         response = client.get(f"/commitments/{commitment.pk}/")
     assert len(response.context["timeline"]) == 2 * size + 1

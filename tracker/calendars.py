@@ -72,6 +72,23 @@ def _gregorian_months() -> list[str]:
     ]
 
 
+def _gregorian_months_short() -> list[str]:
+    return [
+        pgettext("abbreviated gregorian month", "Jan"),
+        pgettext("abbreviated gregorian month", "Feb"),
+        pgettext("abbreviated gregorian month", "Mar"),
+        pgettext("abbreviated gregorian month", "Apr"),
+        pgettext("abbreviated gregorian month", "May"),
+        pgettext("abbreviated gregorian month", "Jun"),
+        pgettext("abbreviated gregorian month", "Jul"),
+        pgettext("abbreviated gregorian month", "Aug"),
+        pgettext("abbreviated gregorian month", "Sep"),
+        pgettext("abbreviated gregorian month", "Oct"),
+        pgettext("abbreviated gregorian month", "Nov"),
+        pgettext("abbreviated gregorian month", "Dec"),
+    ]
+
+
 def _solar_hijri_months() -> list[str]:
     # The Afghan names of the months (the zodiac names), not the Iranian ones.
     return [
@@ -101,18 +118,19 @@ def to_solar_hijri(value: dt.date) -> tuple[int, int, int]:
 
 def format_date(value: dt.date | dt.datetime | None, fmt: str = "j F Y", style=None) -> str:
     """Format like Django's ``date`` filter for the letters j d n m F M Y y H i s; other
-    characters are kept. M is the full month name too: the abbreviations do not exist in
-    every language."""
+    characters are kept. M is the short Gregorian month name; the Solar Hijri months
+    have no usual abbreviations, so M writes them in full."""
     if value is None or value == "":
         return ""
     style = style or current()
     day_value = value.date() if isinstance(value, dt.datetime) else value
     if style.calendar == SOLAR_HIJRI:
         year, month, day = to_solar_hijri(day_value)
-        months = _solar_hijri_months()
+        months = short_months = _solar_hijri_months()
     else:
         year, month, day = day_value.year, day_value.month, day_value.day
         months = _gregorian_months()
+        short_months = _gregorian_months_short()
     parts = []
     for ch in fmt:
         if ch == "j":
@@ -123,8 +141,10 @@ def format_date(value: dt.date | dt.datetime | None, fmt: str = "j F Y", style=N
             parts.append(str(month))
         elif ch == "m":
             parts.append(f"{month:02d}")
-        elif ch in "FM":
+        elif ch == "F":
             parts.append(months[month - 1])
+        elif ch == "M":
+            parts.append(short_months[month - 1])
         elif ch == "Y":
             parts.append(str(year))
         elif ch == "y":

@@ -76,6 +76,8 @@ MIDDLEWARE = [
     # who has a device to the code page until it is.
     "django_otp.middleware.OTPMiddleware",
     "accounts.middleware.SecondFactorMiddleware",
+    # Times shown in the viewer's own zone (Profile.time_zone).
+    "accounts.middleware.user_time_zone_middleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -173,6 +175,8 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+# The one date format people read (pages, emails); see commitments/formats.py.
+TRACKER_DATE_FORMAT = "j M Y"
 
 # --- Static files ------------------------------------------------------------------------
 STATIC_URL = "static/"
@@ -322,14 +326,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # Error responses in the one error shape on every operation, and links (issue 11).
+    # Error responses in the one error shape on every operation, and links.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "commitments.api.schema.add_errors_and_links",
     ],
 }
 
-# --- REST API (issue 5) ----------------------------------------------------------------------
+# --- REST API ----------------------------------------------------------------------------
 # One schema name per choice set (several fields share Status; three models have a "kind").
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "StatusEnum": "commitments.models.Status",
@@ -409,6 +413,8 @@ DJANGO_GUID = {
 # --- Domain ------------------------------------------------------------------------------
 # Days between follow-up requests for a commitment that sets no cadence of its own.
 TRACKER_FOLLOW_UP_DAYS = env.int("TRACKER_FOLLOW_UP_DAYS", default=14)
+# Minutes during which a user may undo their own last status move (a new history row).
+TRACKER_UNDO_MINUTES = env.int("TRACKER_UNDO_MINUTES", default=10)
 # A due date must fall within this many years of today, either side (a typo like 2205 or
 # 0225 is refused, and every due date can still be reached by the overdue rules).
 TRACKER_DUE_DATE_WINDOW_YEARS = env.int("TRACKER_DUE_DATE_WINDOW_YEARS", default=10)

@@ -19,8 +19,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from ..exceptions import TransitionNotAllowed, VersionConflict
-from ..services.sync import error_dict
+from ..exceptions import TransitionNotAllowed, VersionConflict, error_dict
 
 
 class PreconditionRequired(exceptions.APIException):
@@ -57,7 +56,7 @@ def error_body(status_code: int, code: str, detail: str, errors=None, **extra) -
     return {"status": status_code, "code": code, "detail": detail, "errors": errors or {}, **extra}
 
 
-def _flatten(detail) -> dict[str, list[str]]:
+def flatten_errors(detail) -> dict[str, list[str]]:
     """DRF's nested error detail as {field: [messages]}; nested paths joined with dots."""
     out: dict[str, list[str]] = {}
 
@@ -103,7 +102,7 @@ def api_exception_handler(exc, context):
     if response is None:
         return None  # a real bug: let it be a 500 with a traceback in the logs
     if isinstance(exc, exceptions.ValidationError):
-        errors = _flatten(exc.detail)
+        errors = flatten_errors(exc.detail)
         body = error_body(response.status_code, "invalid", "The request is not valid.", errors)
     else:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)

@@ -45,7 +45,7 @@ API_PREFIX = "/api/v1/"
 class LimitedCharField(serializers.CharField):
     """A CharField whose length limit is checked by Django's own validator, so an API
     client reads the same message as the browser and the admin (DRF words it its own
-    way). The limit comes from the model (issue 11: limits defined once)."""
+    way). The limit comes from the model (limits defined once)."""
 
     def __init__(self, *, limit: int, **kwargs):
         super().__init__(**kwargs)

@@ -3,8 +3,6 @@ errors.api_exception_handler."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from functools import wraps
 
 from django.conf import settings
@@ -44,8 +42,8 @@ from .errors import (
     PreconditionFailed,
     PreconditionRequired,
     Unprocessable,
-    _flatten,
     api_exception_handler,
+    flatten_errors,
 )
 from .pagination import ApiCursorPagination, CommitmentCursorPagination
 from .parsers import LimitedJSONParser
@@ -292,11 +290,6 @@ class SourceViewSet(ApiMixin, viewsets.ReadOnlyModelViewSet):
     filter_backends: list = []
 
 
-def _fingerprint(body) -> str:
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 class CommitmentSyncView(ApiMixin, APIView):
     """Bulk upsert keyed by external_id (≤ 1,000 items), one result per item."""
 
@@ -311,35 +304,19 @@ class CommitmentSyncView(ApiMixin, APIView):
         key = request.headers.get("Idempotency-Key")
         if key is None:
             return Response(self._run(request, body.validated_data["commitments"]))
-        token = request.auth
-        if not isinstance(token, ApiToken):
-            raise serializers.ValidationError(
-                {"Idempotency-Key": ["Idempotency keys are kept per token: use a bearer token."]}
-            )
-        if not (key.strip() and key.isascii() and key.isprintable()) or len(key) > 200:
-            raise serializers.ValidationError(
-                {"Idempotency-Key": ["Send 1 to 200 printable ASCII characters."]}
-            )
-        fingerprint = _fingerprint(request.data)
-        existing = services.idempotency_claim(token=token, key=key, fingerprint=fingerprint)
-        if existing is not None:
-            if existing.fingerprint != fingerprint:
-                raise Unprocessable("This Idempotency-Key was used with a different body.")
-            if existing.in_progress:
-                raise Conflict("A request with this Idempotency-Key is still running.")
-            return Response(
-                existing.response_body,
-                status=existing.response_status,
-                headers={"Idempotent-Replayed": "true"},
-            )
         try:
-            answer = self._run(request, body.validated_data["commitments"])
-            services.idempotency_complete(token=token, key=key, status=200, body=answer)
-        except BaseException:
-            # Whatever failed, the key must not stay "still running": a retry may run.
-            services.idempotency_release(token=token, key=key)
-            raise
-        return Response(answer)
+            answer = services.idempotent_run(
+                token=request.auth,
+                key=key,
+                body=request.data,
+                work=lambda: self._run(request, body.validated_data["commitments"]),
+            )
+        except services.IdempotencyKeyReused as exc:
+            raise Unprocessable(str(exc)) from None
+        except services.IdempotencyKeyBusy as exc:
+            raise Conflict(str(exc)) from None
+        headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
+        return Response(answer.body, status=answer.status, headers=headers)
 
     def _run(self, request, raw_items: list[dict]) -> dict:
         context = {"request": request, "related_cache": {}}
@@ -356,7 +333,9 @@ class CommitmentSyncView(ApiMixin, APIView):
             try:
                 data = dict(serializer.run_validation(raw))
             except serializers.ValidationError as exc:
-                results[index] = _item(index, external_id, "error", errors=_flatten(exc.detail))
+                results[index] = _item(
+                    index, external_id, "error", errors=flatten_errors(exc.detail)
+                )
                 continue
             if not data.get("external_id"):
                 results[index] = _item(
@@ -411,7 +390,7 @@ def _item(index, external_id, result, *, commitment=None, errors=None) -> dict:
     }
 
 
-# --- The schema and its docs (issue 11): signed-in users only, unless API_DOCS_PUBLIC ------
+# --- The schema and its docs: signed-in users only, unless API_DOCS_PUBLIC ------
 
 
 class DocsPermission(permissions.BasePermission):

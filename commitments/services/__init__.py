@@ -1,7 +1,9 @@
 """Every write with a business rule. Import from here: `from commitments import services`.
 
-Modules: `commitments` (the commitment life cycle). Later capabilities add their own
-module here (reminders, API tokens, sync) and re-export their public functions.
+Modules: `commitments` (the commitment life cycle), `reminders` (a package: policy,
+sweep, voiding, delivery), `tokens` (API tokens), `sync` (bulk upsert), `idempotency`
+(Idempotency-Key), `heartbeats`, `importer`, `demo`. Each exports its public functions
+here; docs/architecture.md says where a new rule goes.
 """
 
 from .commitments import (
@@ -14,6 +16,7 @@ from .commitments import (
     commitment_reassign,
     commitment_snooze,
     commitment_transition,
+    commitment_undo_last_move,
     commitment_update,
     commitment_watchers_set,
     commitments_create_many,
@@ -26,26 +29,32 @@ from .commitments import (
     owner_for_new,
 )
 from .heartbeats import SWEEP_HEARTBEAT, heartbeat_record
+from .idempotency import (
+    IdempotencyKeyBusy,
+    IdempotencyKeyReused,
+    IdempotentAnswer,
+    idempotency_claim,
+    idempotency_complete,
+    idempotency_release,
+    idempotent_run,
+)
 from .preferences import profile_preferences_set
+from .profiles import profile_set_time_zone
 from .reminders import (
     reminder_claim,
     reminder_send,
-    reminders_for_timeline,
     reminders_sweep,
     reminders_void_stale,
     reminders_void_stale_many,
 )
 
-# --- REST API (issue 5): tokens and bulk sync ---
+# --- REST API: tokens and bulk sync ---
 from .sync import (
     SYNC_MAX_ITEMS,
     SyncItem,
     SyncOutcome,
     SyncResult,
     commitments_sync,
-    idempotency_claim,
-    idempotency_complete,
-    idempotency_release,
 )
 from .tokens import (
     api_token_authenticate,
@@ -62,6 +71,7 @@ __all__ = [
     "commitment_reassign",
     "commitment_snooze",
     "commitment_transition",
+    "commitment_undo_last_move",
     "commitment_update",
     "commitment_watchers_set",
     "evidence_add",
@@ -71,16 +81,19 @@ __all__ = [
     "note_add",
     "note_retract",
     "profile_preferences_set",
+    "profile_set_time_zone",
     "reminder_claim",
     "reminder_send",
-    "reminders_for_timeline",
     "reminders_sweep",
     "reminders_void_stale",
 ]
 
-# REST API (issue 5)
+# REST API
 __all__ += [
     "SYNC_MAX_ITEMS",
+    "IdempotencyKeyBusy",
+    "IdempotencyKeyReused",
+    "IdempotentAnswer",
     "SyncItem",
     "SyncOutcome",
     "SyncResult",
@@ -92,6 +105,7 @@ __all__ += [
     "idempotency_claim",
     "idempotency_complete",
     "idempotency_release",
+    "idempotent_run",
 ]
 
 # Set-based writes behind the bulk sync
@@ -103,7 +117,7 @@ __all__ += [
     "reminders_void_stale_many",
 ]
 
-# One owner rule on every path (issue 11)
+# One owner rule on every path
 __all__ += ["check_can_set_watchers", "owner_for_new"]
 # Integrations (issue 16): outgoing webhooks, calendar feeds, spreadsheets
 from .calendars import (  # noqa: E402

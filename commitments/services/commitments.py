@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -39,9 +39,10 @@ from ..models import (
     WebhookEvent,
 )
 from ..permissions import can_reassign, can_reopen, can_retract_note, editable_ids
+from ..selectors import undoable_move
 from ..validators import validate_storable_text
 from .reminders import reminders_void_stale, reminders_void_stale_many
-from .webhooks import webhook_events_record
+from .webhooks import webhook_events_record, webhook_events_record_many
 
 User = get_user_model()
 
@@ -327,7 +328,7 @@ def _validate_evidence(items: Iterable[EvidenceInput], commitment: Commitment) -
 def _full_clean(
     commitment: Commitment, data: Mapping[str, Any], *, uniqueness_checked: bool = False
 ) -> None:
-    """full_clean, minus database round trips that prove nothing new (issue 5: a
+    """full_clean, minus database round trips that prove nothing new (a
     1,000-item API sync calls this 1,000 times).
 
     - Relations given as loaded instances exist: no "SELECT 1" per foreign key.
@@ -474,31 +475,17 @@ def commitment_create(
 ) -> Commitment:
     """Create a commitment; write its first history row ("" → status).
 
-    The creator owns it unless a manager names another owner (owner_for_new)."""
-    _check_can_create(actor=actor, channel=channel)
-    _check_new(data, status, channel)
+    The creator owns it unless a manager names another owner (owner_for_new). The
+    set-based create with a list of one: one code path holds the rules; a refusal is
+    raised here."""
     data, m2m = _split_m2m(data)
-    data = owner_for_new(actor=actor, channel=channel, data=data)
-    watchers = list(watchers)
-    check_can_set_watchers(actor=actor, channel=channel, watchers=watchers)
-    now = timezone.now()
-    with transaction.atomic():
-        visit = data.get("visit")
-        visit_id = getattr(visit, "pk", visit)
-        if visit_id:
-            locked_visit = Visit.objects.select_for_update(no_key=True).get(pk=visit_id)
-            reference = reference or next_reference(locked_visit)
-        commitment = _build_new(data=data, status=status, now=now, reference=reference)
-        commitment.change_seq = next_change_seq()
-        commitment.save()
-        for name, ids in m2m.items():
-            getattr(commitment, name).set(ids)
-        if watchers:
-            commitment.watchers.set(watchers)
-        _created_row(commitment=commitment, actor=actor, channel=channel, now=now).save()
-        _audit(action="create", actor=actor, channel=channel, commitment=commitment)
-        webhook_events_record(event=WebhookEvent.CREATED, commitments=[commitment])
-    return commitment
+    if watchers:
+        m2m["watchers"] = {getattr(w, "pk", w) for w in watchers}
+    item = NewCommitment(data, status, reference=reference, m2m=m2m)
+    (result,) = commitments_create_many(actor=actor, channel=channel, items=[item])
+    if isinstance(result, Exception):
+        raise result
+    return result
 
 
 def commitment_update(
@@ -512,45 +499,16 @@ def commitment_update(
     """Change a commitment's fields (not its status). Returns (commitment, changed).
 
     Nothing is written, and the version stays, when every value is already as asked.
-    Changing the owner is a reassignment and needs a manager.
+    Changing the owner is a reassignment and needs a manager. The set-based update with
+    a list of one: one code path holds the rules; a refusal is raised here.
     """
     _check_known_fields(data)
     data, m2m = _split_m2m(data)
-    with transaction.atomic():
-        commitment = _lock(commitment_id)
-        _check_version(commitment, expected_version)
-        _check_can_edit(actor=actor, commitment=commitment, channel=channel)
-        changes = _apply_changes(commitment, data)
-        for name, ids in m2m.items():
-            old = set(getattr(commitment, name).values_list("pk", flat=True))
-            if old != ids:
-                changes[name] = [sorted(old), sorted(ids)]
-        if not changes:
-            return commitment, False
-        _check_can_reassign(actor=actor, channel=channel, changes=changes)
-        if "owner" in changes and commitment.owner_id is not None:
-            _check_owner_active(commitment.owner)
-        if "due_date" in changes:
-            _check_due_date(commitment.due_date)
-        _full_clean(commitment, data)
-        _bump(commitment)
-        commitment.save()
-        for name, ids in m2m.items():
-            if name in changes:
-                getattr(commitment, name).set(ids)
-        reminders_void_stale(commitment=commitment)
-        if "owner" in changes and commitment.owner_id is not None:
-            _reassign_note(commitment=commitment, actor=actor, channel=channel).save()
-        if "due_date" in changes:
-            webhook_events_record(
-                event=WebhookEvent.DUE_DATE_CHANGED,
-                commitments=[commitment],
-                data={"due_date": changes["due_date"]},
-            )
-        _audit(
-            action="update", actor=actor, channel=channel, commitment=commitment, changes=changes
-        )
-    return commitment, True
+    change = CommitmentChange(commitment_id, data, expected_version, m2m=m2m)
+    (result,) = commitments_update_many(actor=actor, channel=channel, items=[change])
+    if isinstance(result, Exception):
+        raise result
+    return result
 
 
 # --- Set-based create and update (the bulk sync) ------------------------------------------
@@ -564,6 +522,10 @@ def commitment_update(
 class NewCommitment:
     data: Mapping[str, Any]
     status: str = Status.PROPOSED
+    # From commitment_create only: a reference the caller chose (an import), and
+    # many-to-many values as sets of ids (co-pledgers, watchers).
+    reference: str = ""
+    m2m: Mapping[str, set[int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -571,6 +533,9 @@ class CommitmentChange:
     commitment_id: int
     data: Mapping[str, Any]
     expected_version: int | None = None
+    # Many-to-many values as sets of ids, from commitment_update (`data` refuses them, so
+    # a sync item naming co-pledgers is refused rather than silently dropped).
+    m2m: Mapping[str, set[int]] = field(default_factory=dict)
 
 
 def commitments_create_many(
@@ -594,8 +559,15 @@ def commitments_create_many(
             try:
                 _check_new(item.data, item.status, channel)
                 data = owner_for_new(actor=actor, channel=channel, data=item.data)
+                if "watchers" in item.m2m:
+                    watchers = item.m2m["watchers"]
+                    check_can_set_watchers(actor=actor, channel=channel, watchers=watchers)
                 built[index] = _build_new(
-                    data=data, status=item.status, now=now, uniqueness_checked=True
+                    data=data,
+                    status=item.status,
+                    now=now,
+                    reference=item.reference,
+                    uniqueness_checked=True,
                 )
             except (ValidationError, PermissionDenied) as exc:
                 results[index] = exc
@@ -609,8 +581,14 @@ def commitments_create_many(
                 del built[index]
             elif commitment.external_id:
                 taken.add(commitment.external_id)  # a second one in this batch is refused
+        chosen = {items[index].reference: index for index in built if items[index].reference}
+        for ref in Commitment.objects.filter(reference__in=chosen).values_list(
+            "reference", flat=True
+        ):
+            index = chosen[ref]
+            results[index] = built.pop(index).unique_error_message(Commitment, ("reference",))
         if built:
-            _allocate_references(built.values())
+            _allocate_references(c for i, c in built.items() if not items[i].reference)
             last = next_change_seq(count=len(built))
             for number, commitment in zip(
                 range(last - len(built) + 1, last + 1), built.values(), strict=True
@@ -621,6 +599,10 @@ def commitments_create_many(
                 _created_row(commitment=c, actor=actor, channel=channel, now=now)
                 for c in built.values()
             )
+            for index, commitment in built.items():
+                for name, ids in items[index].m2m.items():
+                    if ids:
+                        getattr(commitment, name).set(ids)
             AuditEvent.objects.bulk_create(
                 _audit_row(action="create", actor=actor, channel=channel, commitment=c)
                 for c in built.values()
@@ -676,6 +658,10 @@ def commitments_update_many(
                 if commitment.pk not in editable:
                     raise PermissionDenied(_("You may not change this commitment."))
                 changes = _apply_changes(commitment, item.data)
+                for name, ids in item.m2m.items():
+                    old = set(getattr(commitment, name).values_list("pk", flat=True))
+                    if old != ids:
+                        changes[name] = [sorted(old), sorted(ids)]
                 if not changes:
                     results[index] = (commitment, False)
                     continue
@@ -720,9 +706,18 @@ def commitments_update_many(
                 commitment.version += 1
                 commitment.change_seq = number
                 commitment.updated_at = now  # bulk_update does not apply auto_now
-            fields = {name for _c, changes in pending.values() for name in changes}
+            fields = {
+                name
+                for _c, changes in pending.values()
+                for name in changes
+                if name not in M2M_FIELDS
+            }
             attnames = sorted(Commitment._meta.get_field(name).attname for name in fields)
             Commitment.objects.bulk_update(rows, [*attnames, "version", "change_seq", "updated_at"])
+            for index, (c, changes) in pending.items():
+                for name, ids in items[index].m2m.items():
+                    if name in changes:
+                        getattr(c, name).set(ids)
             reminders_void_stale_many(commitments=rows)
             Note.objects.bulk_create(
                 _reassign_note(commitment=c, actor=actor, channel=channel)
@@ -735,9 +730,12 @@ def commitments_update_many(
                 )
                 for c, changes in pending.values()
             )
-            webhook_events_record(
-                event=WebhookEvent.DUE_DATE_CHANGED,
-                commitments=[c for c, changes in pending.values() if "due_date" in changes],
+            webhook_events_record_many(
+                items=[
+                    (WebhookEvent.DUE_DATE_CHANGED, c, {"due_date": changes["due_date"]})
+                    for c, changes in pending.values()
+                    if "due_date" in changes
+                ]
             )
         for index, (commitment, _changes) in pending.items():
             results[index] = (commitment, True)
@@ -753,9 +751,14 @@ def commitment_transition(
     note: str = "",
     evidence: Iterable[EvidenceInput] = (),
     expected_version: int | None = None,
+    undo: bool = False,
     due_date: dt.date | None = None,
 ) -> StatusChange:
     """Move a commitment to another status: the one place a status changes.
+
+    ``undo`` is for commitment_undo_last_move only: that service has already checked
+    that the move goes back to where the actor's own last move came from, so the move
+    table and the reopening right do not apply to it.
 
     Locks the row, checks the version the caller read (when given), the caller's right
     to edit, the move table and its rules (a note for blocked/cancelled and for any
@@ -777,10 +780,10 @@ def commitment_transition(
         _check_can_edit(actor=actor, commitment=commitment, channel=channel)
         from_status = commitment.status
         allowed = sorted(TRANSITIONS[from_status])
-        if to_status not in TRANSITIONS[from_status]:
+        if to_status not in TRANSITIONS[from_status] and not undo:
             raise TransitionNotAllowed(from_status, to_status, allowed)
         reopening = from_status in TERMINAL_STATUSES
-        if reopening and channel not in _TRUSTED_CHANNELS and not can_reopen(actor):
+        if reopening and not undo and channel not in _TRUSTED_CHANNELS and not can_reopen(actor):
             raise TransitionNotAllowed(
                 from_status, to_status, [], reason=_("Only a manager may reopen a closed item.")
             )
@@ -794,7 +797,7 @@ def commitment_transition(
             _check_due_date(due_date)
             if due_date < timezone.localdate():
                 raise ValidationError({"due_date": _("Give a due date from today on.")})
-        if reopening and due_date is None and commitment.due_date is None:
+        if reopening and not undo and due_date is None and commitment.due_date is None:
             raise ValidationError(
                 {"due_date": _("Give a due date when reopening, so it can fall overdue.")}
             )
@@ -851,6 +854,36 @@ def commitment_transition(
             data={"from": from_status, "to": to_status, "note": note},
         )
     return change
+
+
+def commitment_undo_last_move(
+    *, commitment_id: int, actor, channel: str, now: dt.datetime | None = None
+) -> StatusChange:
+    """Take back the actor's own last move, within settings.TRACKER_UNDO_MINUTES and only
+    while nothing else changed since: a new history row moving back, never an edit."""
+    with transaction.atomic():
+        commitment = _lock(commitment_id)
+        last = undoable_move(commitment, actor, now)
+        if last is None:
+            raise ValidationError(
+                {
+                    "commitment": _(
+                        "There is no move of yours to undo: only your own last move can be "
+                        "undone, within %(m)s minutes and before anything else changes."
+                    )
+                    % {"m": settings.TRACKER_UNDO_MINUTES}
+                }
+            )
+        labels = dict(Status.choices)
+        return commitment_transition(
+            commitment_id=commitment.pk,
+            to_status=last.from_status,
+            actor=actor,
+            channel=channel,
+            note=_("Undid the move to %(s)s.") % {"s": labels[last.to_status]},
+            expected_version=commitment.version,
+            undo=True,
+        )
 
 
 def evidence_add(

@@ -38,6 +38,14 @@ DEMO_USERS = [
     ("viewer", Role.VIEWER, "viewer@example.org", "UTC", [1, 2, 3, 4, 5]),
     ("admin", None, "admin@example.org", "UTC", [1, 2, 3, 4, 5]),
 ]
+# Names people know the demo users by (pages show names, not usernames).
+DEMO_NAMES = {
+    "officer": ("Farida", "Azizi"),
+    "officer2": ("Daniyar", "Seitkali"),
+    "manager": ("Aigerim", "Nurlanova"),
+    "viewer": ("Omar", "Haidari"),
+    "admin": ("Site", "Administrator"),
+}
 # Days from today for the demo due dates, cycled over the open demo commitments: some
 # overdue (past 14 and 30 days too, for escalations), some due today or yesterday (so the
 # first sweep has reminders to send at once), some falling due within a fortnight.
@@ -96,7 +104,8 @@ def _demo_users(*, password: str, result: DemoResult) -> dict:
     for username, role, email, zone, days in DEMO_USERS:
         user = User.objects.filter(username=username).first()
         if user is None:
-            user = User(username=username, email=email)
+            first, last = DEMO_NAMES.get(username, ("", ""))
+            user = User(username=username, email=email, first_name=first, last_name=last)
             user.is_staff = role in (None, Role.MANAGER)
             user.is_superuser = role is None
             user.set_password(password or generated)

@@ -8,19 +8,16 @@ thousand, and a reader never sees half a batch.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..exceptions import TransitionNotAllowed, VersionConflict
+from ..exceptions import TransitionNotAllowed, VersionConflict, error_dict
 from ..models import Commitment, Status
-from ..validators import storable
 from .commitments import (
     CommitmentChange,
     NewCommitment,
@@ -32,8 +29,6 @@ from .commitments import (
 )
 
 SYNC_MAX_ITEMS = 1000
-# An Idempotency-Key still "in progress" after this long belongs to a dead process.
-IDEMPOTENCY_ABANDONED_AFTER = dt.timedelta(minutes=10)
 
 
 class SyncOutcome:
@@ -60,21 +55,6 @@ class SyncResult:
     outcome: str
     commitment: Commitment | None = None
     errors: dict[str, list[str]] = field(default_factory=dict)
-
-
-def error_dict(exc: Exception) -> dict[str, list[str]]:
-    """A service error as {field: [messages]}; errors with no field go under "detail"."""
-    if isinstance(exc, ValidationError):
-        if hasattr(exc, "error_dict"):
-            return {
-                name: [str(m) for m in ValidationError(msgs).messages]
-                for name, msgs in exc.error_dict.items()
-            }
-        return {"detail": [str(m) for m in exc.messages]}
-    if isinstance(exc, TransitionNotAllowed):
-        allowed = ", ".join(exc.allowed) or _("none")
-        return {"status": [f"{exc.reason} " + _("Allowed moves: %(a)s.") % {"a": allowed}]}
-    return {"detail": [str(exc) or exc.__class__.__name__]}
 
 
 def _apply(item: SyncItem, existing_id: int | None, *, actor, channel: str) -> SyncResult:
@@ -208,53 +188,3 @@ def commitments_sync(*, actor, channel: str, items: Sequence[SyncItem]) -> list[
                 item, existing[item.external_id][0], actor=actor, channel=channel
             )
     return results
-
-
-# --- Idempotency-Key: the first answer is kept and replayed --------------------------------
-
-
-def idempotency_claim(*, token, key: str, fingerprint: str):
-    """Claim `key` for this token before doing the work. Returns None when claimed, else
-    the existing row (in progress, or finished with its stored answer).
-
-    The claim is a unique INSERT committed at once, so of two concurrent duplicates
-    exactly one wins and the other sees the row in progress.
-    """
-    from ..models import IdempotencyKey
-
-    try:
-        with transaction.atomic():
-            IdempotencyKey.objects.create(token=token, key=key, fingerprint=fingerprint)
-        return None
-    except IntegrityError:
-        row = IdempotencyKey.objects.filter(token=token, key=key).first()
-        if row is None:  # released between our INSERT and this read: still busy
-            return IdempotencyKey(token=token, key=key, fingerprint=fingerprint)
-        stale = timezone.now() - IDEMPOTENCY_ABANDONED_AFTER
-        if row.in_progress and row.created_at < stale:
-            # Its process died mid-request (a failure releases the claim). Take it over
-            # with a conditional update, so of two retries only one wins.
-            taken = IdempotencyKey.objects.filter(
-                pk=row.pk, response_status__isnull=True, created_at__lt=stale
-            ).update(fingerprint=fingerprint, created_at=timezone.now())
-            if taken:
-                return None
-        return row
-
-
-def idempotency_complete(*, token, key: str, status: int, body) -> None:
-    """Keep the answer for replays. The caller sends storable(body) too, so a replay is
-    the same bytes as the first answer (an error may echo a NUL or a lone surrogate from
-    the client's input, which jsonb cannot hold)."""
-    from ..models import IdempotencyKey
-
-    IdempotencyKey.objects.filter(token=token, key=key, response_status__isnull=True).update(
-        response_status=status, response_body=storable(body)
-    )
-
-
-def idempotency_release(*, token, key: str) -> None:
-    """Forget an unfinished claim (the work failed), so the client may retry."""
-    from ..models import IdempotencyKey
-
-    IdempotencyKey.objects.filter(token=token, key=key, response_status__isnull=True).delete()

@@ -52,7 +52,10 @@ from ..models import (
     WebhookEvent,
 )
 from ..permissions import is_manager
+from .queueing import retry_countdown, task_queue
 
+# Queued by name: the tasks module imports the services, never the reverse.
+DELIVER_TASK = "commitments.tasks.deliver_webhook"
 logger = logging.getLogger(__name__)
 State = WebhookDelivery.State
 EndpointState = WebhookEndpoint.State
@@ -306,17 +309,20 @@ def _enqueue(ids: list[int], *, countdown: int = 0) -> None:
     """Queue send tasks; never raise (the dispatch sweep queues them again)."""
     if not ids:
         return
-    from ..tasks import deliver_webhook
-
     try:
         for delivery_id in ids:
-            deliver_webhook.apply_async(args=[delivery_id], countdown=countdown, retry=False)
+            task_queue(DELIVER_TASK, delivery_id, countdown=countdown)
     except Exception:
         logger.warning("could not queue %d webhook deliveries; the dispatch will", len(ids))
 
 
-def enqueue_later(delivery_id: int, *, countdown: int) -> None:
-    _enqueue([delivery_id], countdown=countdown)
+def webhook_deliver(*, delivery_id: int) -> DeliveryOutcome:
+    """What the delivery task does: `webhook_send`, then queue the retry it asks for
+    (the row already holds its next time; this only saves waiting for the dispatch)."""
+    outcome = webhook_send(delivery_id=delivery_id)
+    if outcome.status == "retry":
+        _enqueue([delivery_id], countdown=retry_countdown(outcome.retry_in))
+    return outcome
 
 
 def _earlier_undelivered():

@@ -183,6 +183,72 @@ def status_sector_chart(figures) -> dict:
     }
 
 
+# One date format across pages, CSV and emails (settings.TRACKER_DATE_FORMAT), and times
+# always in the viewer's zone with the zone named, so "16:35" is never ambiguous.
+@register.filter
+def day(value) -> str:
+    """A date (or the date of a time, in the viewer's zone) in the one display format."""
+    from commitments.formats import format_day
+
+    return format_day(value)
+
+
+@register.filter
+def when(value) -> str:
+    """A time in the active (viewer's) zone, e.g. "16 Oct 2026, 21:05 Asia/Kabul"."""
+    from commitments.formats import format_when
+
+    return format_when(value)
+
+
+@register.filter
+def person(user) -> str:
+    """A user as people know them: the full name, the username only when no name is set."""
+    if user is None or user == "":
+        return ""
+    return user.get_full_name() or user.get_username()
+
+
+@register.filter
+def is_past(value) -> bool:
+    """A follow-up time already passed: flagged on every list."""
+    from django.utils import timezone
+
+    return value is not None and value < timezone.now()
+
+
+@register.filter
+def may_own(user) -> bool:
+    """Only desk officers and managers own commitments ("My commitments" is for them)."""
+    from commitments.permissions import is_desk_officer, is_manager
+
+    return bool(user and user.is_authenticated and (is_desk_officer(user) or is_manager(user)))
+
+
+@register.inclusion_tag("commitments/partials/chart_overdue_trend.html")
+def overdue_trend_chart(trend) -> dict:
+    """Geometry of the weekly "overdue over time" bars (server-side SVG, no script)."""
+    from commitments.formats import format_day
+
+    step, height, top, base = 16, 120, 16, 140
+    biggest = max((n for _, n in trend), default=0) or 1
+    bars = []
+    for index, (day, n) in enumerate(trend):
+        h = round(height * n / biggest, 1)
+        bars.append({"x": 8 + index * step, "y": base - h, "h": h, "n": n, "day": format_day(day)})
+    return {
+        "bars": bars,
+        "bar_width": step - 4,
+        "width": 16 + len(trend) * step,
+        "height": base + 22,
+        "base": base,
+        "top": top,
+        "first": bars[0]["day"] if bars else "",
+        "last": bars[-1]["day"] if bars else "",
+        "biggest": biggest,
+    }
+
+
 @register.filter
 def manages(user) -> bool:
     """{% if user|manages %}: a manager or admin (the menu's webhook and import links)."""

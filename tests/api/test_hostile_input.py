@@ -168,12 +168,12 @@ def test_sync_item_with_unstorable_text_is_an_item_error_and_the_key_replays(man
 
 
 def test_a_failed_completion_releases_the_idempotency_key(manager, monkeypatch):
-    from commitments import services
+    from commitments.services import idempotency
 
     def broken(**kwargs):
         raise RuntimeError("store down")
 
-    monkeypatch.setattr(services, "idempotency_complete", broken)
+    monkeypatch.setattr(idempotency, "idempotency_complete", broken)
     client = bearer_client(manager)
     client.raise_request_exception = False
     response = client.post(

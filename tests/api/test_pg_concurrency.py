@@ -12,6 +12,7 @@ from django.db import connection, connections, transaction
 from commitments import services
 from commitments.models import ChangeCounter, Channel, Commitment, IdempotencyKey
 from tests.factories import CommitmentFactory
+from tests.pg_locks import backend_pid, wait_until_blocked
 
 from .conftest import bearer_client
 
@@ -24,7 +25,7 @@ pytestmark = [
 SYNC = "/api/v1/sync/commitments/"
 
 
-def _in_thread(target, results, index, barrier=None):
+def in_thread(target, results, index, barrier=None):
     def run():
         try:
             if barrier:
@@ -48,7 +49,7 @@ def test_two_patches_with_the_same_etag_one_wins_one_gets_412(officer, round_):
     barrier = threading.Barrier(2)
     results = [None, None]
     threads = [
-        _in_thread(
+        in_thread(
             lambda c=client, p=progress: c.patch(
                 f"/api/v1/commitments/{commitment.pk}/",
                 {"progress": p},
@@ -71,7 +72,7 @@ def test_two_patches_with_the_same_etag_one_wins_one_gets_412(officer, round_):
     assert commitment.audit_events.filter(action="update").count() == 1
 
 
-def _hold_change_counter():
+def hold_change_counter():
     """Lock the change counter from another connection, as a slow writer would."""
     locked, release = threading.Event(), threading.Event()
 
@@ -105,9 +106,9 @@ def test_concurrent_duplicate_sync_gets_409_and_applies_once(manager, commitment
             }
         ]
     }
-    holder, release = _hold_change_counter()
+    holder, release = hold_change_counter()
     results = [None]
-    first = _in_thread(
+    first = in_thread(
         lambda: client.post(SYNC, payload, format="json", HTTP_IDEMPOTENCY_KEY="k-1"), results, 0
     )
     # The first request has claimed the key and now waits inside the sync.
@@ -144,7 +145,7 @@ def test_two_concurrent_syncs_of_the_same_new_item_create_it_once(manager, commi
     barrier = threading.Barrier(2)
     results = [None, None]
     threads = [
-        _in_thread(
+        in_thread(
             lambda c=c: c.post(SYNC, {"commitments": [item]}, format="json"), results, i, barrier
         )
         for i, c in enumerate(clients)
@@ -175,8 +176,14 @@ def test_incremental_sync_sees_every_change_exactly_once_when_commits_interleave
         if rows:
             cursor = max(seq for _pk, seq in rows)
 
+    pids: dict[int, int] = {}
+    pid_known = threading.Event()
+
     def slow_update(pk: int, took: threading.Event, release: threading.Event):
         def run():
+            pids[pk] = backend_pid()
+            if pk == b.pk:
+                pid_known.set()
             with transaction.atomic():
                 services.commitment_update(
                     commitment_id=pk, actor=officer, channel=Channel.API, data={"progress": 50}
@@ -189,11 +196,13 @@ def test_incremental_sync_sees_every_change_exactly_once_when_commits_interleave
     took_a, release_a = threading.Event(), threading.Event()
     took_b, release_b = threading.Event(), threading.Event()
     results = [None, None]
-    t_a = _in_thread(slow_update(a.pk, took_a, release_a), results, 0)
+    t_a = in_thread(slow_update(a.pk, took_a, release_a), results, 0)
     assert took_a.wait(10)
     # B starts later and would commit first if it could; it must wait for A's number.
-    t_b = _in_thread(slow_update(b.pk, took_b, release_b), results, 1)
-    assert not took_b.wait(0.5), "B got a change number while A was uncommitted"
+    t_b = in_thread(slow_update(b.pk, took_b, release_b), results, 1)
+    assert pid_known.wait(10)
+    wait_until_blocked(pids[b.pk])  # B is queued behind A's change number...
+    assert not took_b.is_set(), "B got a change number while A was uncommitted"
 
     poll()
     assert seen == []  # nothing committed yet

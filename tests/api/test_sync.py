@@ -200,9 +200,9 @@ def test_key_still_in_progress_gets_409(manager, refs):
     client = bearer_client(manager)
     token = manager.api_tokens.get()
     payload = {"commitments": [_item(refs, "k1")]}
-    from commitments.api.views import _fingerprint
+    from commitments.services.idempotency import request_fingerprint
 
-    IdempotencyKey.objects.create(token=token, key="busy", fingerprint=_fingerprint(payload))
+    IdempotencyKey.objects.create(token=token, key="busy", fingerprint=request_fingerprint(payload))
     assert_error(client.post(SYNC, payload, format="json", HTTP_IDEMPOTENCY_KEY="busy"), 409)
     assert not Commitment.objects.exists()
 

@@ -13,7 +13,7 @@ from commitments.models import AuditEvent, Commitment, StatusChange
 from tests.factories import CommitmentFactory, OrganisationFactory, VisitFactory
 
 from .conftest import bearer_client
-from .test_pg_concurrency import _hold_change_counter, _in_thread
+from .test_pg_concurrency import hold_change_counter, in_thread
 
 SYNC = "/api/v1/sync/commitments/"
 # SQLite allows 999 parameters per statement, so Django splits bulk writes of many rows
@@ -119,11 +119,9 @@ def test_external_id_taken_by_a_concurrent_writer_falls_back_to_per_item_answers
     items = _items(refs, "race", 3)
     # The sync checks the external ids, then waits for the change counter; meanwhile
     # another writer commits "race-1".
-    holder, release = _hold_change_counter()
+    holder, release = hold_change_counter()
     results = [None]
-    worker = _in_thread(
-        lambda: client.post(SYNC, {"commitments": items}, format="json"), results, 0
-    )
+    worker = in_thread(lambda: client.post(SYNC, {"commitments": items}, format="json"), results, 0)
     threading.Event().wait(1.0)
     CommitmentFactory(external_id="race-1", title="Theirs")
     release.set()

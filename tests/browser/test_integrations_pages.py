@@ -18,7 +18,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_manager_adds_a_webhook_sends_a_test_event_and_sees_it_in_the_log(new_page):
     page = new_page()
     sign_in(page, "manager")
-    page.get_by_role("link", name="manager").click()
+    # The header names the user by their full name (demo: Aigerim Nurlanova).
+    page.get_by_role("link", name="Aigerim Nurlanova").click()
     page.get_by_role("link", name="Webhooks").click()
     page.get_by_label("URL").fill("https://registry.example.org/hook")
     page.get_by_label("Secret").fill("a long enough shared secret")

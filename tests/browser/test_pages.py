@@ -73,7 +73,8 @@ def test_with_javascript_off_the_status_form_still_works_and_shows_errors(new_pa
     form.get_by_label("New status").select_option(Status.CANCELLED)
     form.get_by_role("button", name="Change status").click()
     # Cancelling needs a note: the error stands next to the field, nothing changed.
-    assert "Say why in a note." in page.locator("#status-form .has-error").inner_text()
+    assert "Say why in a note." in page.locator("#status-form").inner_text()
+    assert page.locator("#status-form .has-error").count() == 2  # the reason and the tick
     target.refresh_from_db()
     assert target.status != Status.CANCELLED
 
@@ -111,10 +112,10 @@ def test_manager_filters_overdue_by_sector_and_the_csv_matches_the_page(new_page
         page.get_by_role("link", name="Export CSV").click()
     download = download_info.value
     assert download.suggested_filename.startswith("overdue-")
-    with open(download.path(), encoding="utf-8", newline="") as handle:
+    with open(download.path(), encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(io.StringIO(handle.read())))
-    assert [row["reference"] for row in rows] == shown
-    assert {row["sector"] for row in rows} == {sector}
+    assert [row["Reference"] for row in rows] == shown
+    assert {row["Sector"] for row in rows} == {Sector(sector).label}
     screenshot(page, f"overdue-{Sector(sector).value}")
 
 

@@ -85,6 +85,8 @@ def test_officer_retracts_a_note_in_the_browser_under_the_csp(new_page):
     console = _watch(page)
     commitment = Commitment.objects.filter(owner__username="officer").order_by("pk").first()
     sign_in(page, "officer", f"/commitments/{commitment.pk}/")
+    # The Update panel shows one form at a time: choose the action first (htmx, in place).
+    page.get_by_role("link", name="Add a note").click()
     form = page.locator("#note-form")
     form.get_by_label("Note").fill("Sent to the wrong ministry.")
     form.get_by_role("button", name="Add note").click()

@@ -1,0 +1,432 @@
+"""The sweep: find what is due, write it into the outbox, queue what may go now.
+
+`reminders_sweep` runs from beat every few minutes. It finds what is due through indexed
+columns (`due_date`, `next_follow_up_at`) in a constant number of queries, and writes
+`Reminder` rows in bulk. Each row has a unique key (commitment, recipient, kind, slot), so
+a second sweep, or two at once, writes nothing new. It then queues a send task for every
+pending row whose time has come and that was not queued in the last few minutes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from ...models import (
+    Commitment,
+    Profile,
+    Reminder,
+    Role,
+    WebhookEvent,
+    claimable_q,
+    held_by_snooze_q,
+    snoozed_q,
+    today_local,
+)
+from ..heartbeats import SWEEP_HEARTBEAT, heartbeat_record
+from ..webhooks import webhook_events_record_many
+from .delivery import send_task_queue
+from .policy import (
+    DUE_KINDS,
+    OVERDUE_HORIZON_DAYS,
+    Schedule,
+    send_time,
+    slot_window,
+    zone_of,
+)
+
+logger = logging.getLogger(__name__)
+User = get_user_model()
+UTC = dt.UTC
+Kind = Reminder.Kind
+State = Reminder.State
+
+
+@dataclass
+class SweepResult:
+    """`created`: rows actually written (the unique key drops the rest); `by_kind`: what
+    the plan found, per kind; `queued`: ids of the reminders queued for sending."""
+
+    created: int = 0
+    queued: list[int] = field(default_factory=list)
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+
+# A planned outbox row: the Reminder fields the sweep sets, as a plain dict (tens of
+# thousands of model instances would cost the sweep more than the database does).
+Row = dict
+
+
+@dataclass
+class _Planned:
+    now: dt.datetime
+    rows: list[Row] = field(default_factory=list)
+
+    def add(self, commitment_id: int, recipient_id: int, kind: str, slot, **values) -> None:
+        row = Row(commitment_id=commitment_id, recipient_id=recipient_id, kind=kind, slot=slot)
+        self.rows.append(row | values | {"created_at": self.now})
+
+
+def _due_candidates(
+    *,
+    kind: str,
+    pairs: list[tuple[dt.date, dt.date, int]],
+    window: list[dt.date],
+    base,
+    to_owner: bool = True,
+) -> list[tuple[int, int, dt.date, dt.date, int]]:
+    """Commitments with a due date in `pairs` and no reminder of `kind` for it yet.
+
+    `pairs` lists (due date, slot, step). The window is shorter than the spacing of the
+    policy's steps, so a due date has one slot in it: "a reminder of this kind about this
+    due date with a slot in the window" is the unique key, without computing the slot in
+    SQL. Returns (commitment, owner, due date, slot, step) rows.
+    """
+    if not pairs:
+        return []
+    by_due = {due: (slot, step) for due, slot, step in pairs}
+    # A voided reminder does not count: it was voided because the commitment changed, so
+    # if the change is undone (a due date set back) the reminder is due again.
+    existing = Reminder.objects.filter(
+        commitment=OuterRef("pk"), kind=kind, about=OuterRef("due_date"), slot__in=window
+    ).exclude(state=State.VOID)
+    if to_owner:
+        existing = existing.filter(recipient=OuterRef("owner_id"))
+    found = (
+        base.filter(due_date__in=list(by_due))
+        .filter(~Exists(existing))
+        .values_list("pk", "owner_id", "due_date")
+    )
+    return [(pk, owner, due, *by_due[due]) for pk, owner, due in found]
+
+
+def _plan(*, now: dt.datetime, commitment_ids: Iterable[int] | None = None) -> list[Row]:
+    """The reminders that are due and not yet in the outbox (a constant number of queries)."""
+    today = today_local(now)
+    window = slot_window(today)
+    base = Commitment.objects.open().filter(owner__isnull=False)
+    if commitment_ids is not None:
+        base = base.filter(pk__in=list(commitment_ids))
+
+    before = [
+        (w + dt.timedelta(days=days), w, -days)
+        for w in window
+        for days in settings.TRACKER_REMINDER_BEFORE_DUE_DAYS
+        # A warning caught up on the due date or later is no warning: the due and
+        # overdue reminders take over.
+        if w + dt.timedelta(days=days) > today
+    ]
+    on_due = [(w, w, 0) for w in window]
+    every = settings.TRACKER_REMINDER_OVERDUE_EVERY_DAYS
+    overdue = [
+        (w - dt.timedelta(days=days), w, days)
+        for w in window
+        for days in range(every, OVERDUE_HORIZON_DAYS, every)
+    ]
+    escalations = [
+        (w - dt.timedelta(days=days), w, days)
+        for w in window
+        for days in settings.TRACKER_ESCALATION_DAYS
+    ]
+    found = {
+        Kind.BEFORE_DUE: _due_candidates(
+            kind=Kind.BEFORE_DUE, pairs=before, window=window, base=base
+        ),
+        Kind.DUE: _due_candidates(kind=Kind.DUE, pairs=on_due, window=window, base=base),
+        Kind.OVERDUE: _due_candidates(kind=Kind.OVERDUE, pairs=overdue, window=window, base=base),
+        Kind.ESCALATION: _due_candidates(
+            kind=Kind.ESCALATION, pairs=escalations, window=window, base=base, to_owner=False
+        ),
+    }
+
+    # Follow-up requests: the follow-up time has passed (or passes by tomorrow, for zones
+    # ahead), within the catch-up window, or a snooze just ended over a passed one.
+    back = now - dt.timedelta(days=window[-1].toordinal() - window[0].toordinal())
+    follow_slot = TruncDate("next_follow_up_at", tzinfo=UTC)
+    follow = list(
+        base.filter(
+            Q(next_follow_up_at__gte=back, next_follow_up_at__lte=now + dt.timedelta(days=1))
+            | Q(snoozed_until__gte=window[0], next_follow_up_at__lte=now)
+        )
+        # Held while snoozed; a snooze that ended within the window (the branch above)
+        # releases a follow-up time that passed during it.
+        .exclude(snoozed_q(today))
+        .annotate(r_slot=follow_slot)
+        .filter(
+            ~Exists(
+                Reminder.objects.filter(
+                    commitment=OuterRef("pk"),
+                    recipient=OuterRef("owner_id"),
+                    kind=Kind.FOLLOW_UP,
+                    slot=OuterRef("r_slot"),
+                ).exclude(state=State.VOID)
+            )
+        )
+        .values_list("pk", "owner_id", "next_follow_up_at", "r_slot")
+    )
+
+    # Who gets what, and when: profiles of everyone involved, and the managers.
+    owner_ids = {row[1] for rows in found.values() for row in rows} | {r[1] for r in follow}
+    managers = list(
+        User.objects.filter(groups__name=Role.MANAGER, is_active=True)
+        .exclude(email="")
+        .values_list("pk", flat=True)
+    )
+    # Owners, managers, and the owners' line managers (who need not be in "Managers").
+    users = dict(
+        User.objects.filter(
+            Q(pk__in=owner_ids | set(managers)) | Q(reports__user_id__in=owner_ids),
+            is_active=True,
+        )
+        .exclude(email="")
+        .values_list("pk", "email")
+        .distinct()
+    )
+    schedules = {p.user_id: Schedule.of(p) for p in Profile.objects.filter(user_id__in=list(users))}
+
+    def schedule(user_id: int) -> Schedule:
+        return schedules.get(user_id) or Schedule()
+
+    # Thousands of rows share a handful of (recipient, slot) pairs: compute each time once.
+    times: dict[tuple, dt.datetime] = {}
+
+    def when(user_id: int, slot: dt.date, earlier: bool = False) -> dt.datetime:
+        key = (user_id, slot, earlier)
+        if key not in times:
+            times[key] = send_time(slot=slot, schedule=schedule(user_id), now=now, earlier=earlier)
+        return times[key]
+
+    planned = _Planned(now=now)
+    for kind in DUE_KINDS:
+        for pk, owner_id, due, slot, step in found[kind]:
+            if owner_id not in users:
+                continue
+            sched = schedule(owner_id)
+            planned.add(
+                pk,
+                owner_id,
+                kind,
+                slot,
+                about=due,
+                step=step,
+                in_digest=sched.daily_digest,
+                send_after=when(owner_id, slot, earlier=kind == Kind.BEFORE_DUE),
+            )
+    for pk, owner_id, due, slot, step in found[Kind.ESCALATION]:
+        line_manager = schedule(owner_id).line_manager_id
+        to = [line_manager] if line_manager in users else managers
+        for manager_id in to:
+            planned.add(
+                pk,
+                manager_id,
+                Kind.ESCALATION,
+                slot,
+                about=due,
+                step=step,
+                send_after=when(manager_id, slot),
+            )
+    for pk, owner_id, follow_up_at, slot in follow:
+        if owner_id not in users:
+            continue
+        sched = schedule(owner_id)
+        # Asked once the follow-up time has passed, in the owner's working hours.
+        local_day = follow_up_at.astimezone(zone_of(sched)).date()
+        later = max(now, follow_up_at)
+        planned.add(
+            pk,
+            owner_id,
+            Kind.FOLLOW_UP,
+            slot,
+            about=slot,
+            in_digest=sched.daily_digest,
+            send_after=max(follow_up_at, send_time(slot=local_day, schedule=sched, now=later)),
+        )
+    if commitment_ids is None:
+        planned.rows.extend(_plan_weekly_digests(now=now, managers=managers, schedule=schedule))
+    return planned.rows
+
+
+def _plan_weekly_digests(*, now: dt.datetime, managers: list[int], schedule) -> list[Row]:
+    """One weekly digest per manager, slot = the Monday of their current week."""
+    rows = []
+    for manager_id in managers:
+        sched = schedule(manager_id)
+        local_today = now.astimezone(zone_of(sched)).date()
+        monday = local_today - dt.timedelta(days=local_today.isoweekday() - 1)
+        rows.append(_digest_row(Kind.WEEKLY_DIGEST, manager_id, monday, sched, now))
+    return rows
+
+
+def _plan_daily_digests(*, now: dt.datetime) -> list[Row]:
+    """A daily digest for each officer who has held reminders whose time has come."""
+    held = (
+        Reminder.objects.filter(state=State.PENDING, in_digest=True, send_after__lte=now)
+        # No digest for snoozed follow-ups alone (the digest would leave them out).
+        .without_snoozed_follow_ups(today_local(now))
+        .values_list("recipient_id", flat=True)
+        .distinct()
+    )
+    rows = []
+    for profile in Profile.objects.filter(user_id__in=held):
+        sched = Schedule.of(profile)
+        day = now.astimezone(zone_of(sched)).date()
+        rows.append(_digest_row(Kind.DAILY_DIGEST, profile.user_id, day, sched, now))
+    return rows
+
+
+def _digest_row(kind: str, recipient_id: int, slot: dt.date, sched: Schedule, now) -> Row:
+    return Row(
+        recipient_id=recipient_id,
+        kind=kind,
+        slot=slot,
+        send_after=send_time(slot=slot, schedule=sched, now=now),
+        created_at=now,
+    )
+
+
+def _dispatch(*, now: dt.datetime) -> list[int]:
+    """Mark due reminders queued and return their ids, atomically.
+
+    Due: claimable now (`claimable_q`), not held by a snooze (`held_by_snooze_q`), and
+    either never queued or queued more than TRACKER_REMINDER_REQUEUE_SECONDS ago (the
+    broker lost it or was down). One UPDATE ... RETURNING whose WHERE is compiled from
+    those definitions: the conditions are on the UPDATE itself, so two sweeps at once
+    queue disjoint sets (a SELECT then an UPDATE would let both take the same rows).
+    """
+    stale = now - dt.timedelta(seconds=settings.TRACKER_REMINDER_REQUEUE_SECONDS)
+    due = (
+        Reminder.objects.filter(in_digest=False)
+        .filter(Q(queued_at__isnull=True) | Q(queued_at__lt=stale))
+        .filter(claimable_q(now))
+        .exclude(held_by_snooze_q(today_local(now)))
+    )
+    compiler = due.query.get_compiler(connection=connection)
+    where, params = compiler.compile(due.query.where)
+    table = connection.ops.quote_name(Reminder._meta.db_table)
+    sql = f"UPDATE {table} SET queued_at = %s WHERE {where} RETURNING id"  # noqa: S608 (compiled by the ORM, values are parameters)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [now, *params])
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def _enqueue(ids: list[int]) -> None:
+    """Queue send tasks; never raise. The broker being down must not fail a request or a
+    sweep: the rows stay pending and the next sweep queues them again."""
+    if not ids:
+        return
+    try:
+        for reminder_id in ids:
+            send_task_queue(reminder_id)
+    except Exception:
+        logger.warning(
+            "could not queue %d reminder(s); the sweep will queue them again",
+            len(ids),
+            exc_info=True,
+        )
+        # Forget the mark so the next sweep does not wait out the re-queue delay.
+        Reminder.objects.filter(pk__in=ids, state=State.PENDING).update(queued_at=None)
+
+
+_INSERT_COLUMNS = (
+    ("commitment_id", "bigint"),
+    ("recipient_id", "bigint"),
+    ("kind", "varchar"),
+    ("slot", "date"),
+    ("about", "date"),
+    ("step", "smallint"),
+    ("in_digest", "boolean"),
+    ("state", "varchar"),
+    ("send_after", "timestamptz"),
+    ("attempts", "smallint"),
+    ("message_id", "varchar"),
+    ("last_error", "text"),
+    ("created_at", "timestamptz"),
+)
+
+
+def _insert(rows: list[Row]) -> int:
+    """Insert outbox rows, skipping any whose unique key exists; return how many were new.
+
+    On PostgreSQL one INSERT ... SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING: a
+    single statement whatever the number of rows, and far less Python than bulk_create.
+    """
+    if not rows:
+        return 0
+    if connection.vendor != "postgresql":
+        before = Reminder.objects.count()
+        Reminder.objects.bulk_create([Reminder(**row) for row in rows], ignore_conflicts=True)
+        return Reminder.objects.count() - before
+    names = ", ".join(name for name, _ in _INSERT_COLUMNS)
+    arrays = ", ".join(f"%s::{kind}[]" for _, kind in _INSERT_COLUMNS)
+    sql = (
+        f"INSERT INTO {Reminder._meta.db_table} ({names}) "  # noqa: S608 (names from code)
+        f"SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING"
+    )
+    defaults = {
+        "commitment_id": None,
+        "about": None,
+        "step": 0,
+        "in_digest": False,
+        "state": State.PENDING,
+        "attempts": 0,
+        "message_id": "",
+        "last_error": "",
+    }
+    params = [[row.get(name, defaults.get(name)) for row in rows] for name, _ in _INSERT_COLUMNS]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def reminders_sweep(*, now: dt.datetime | None = None, dry_run: bool = False) -> SweepResult:
+    """Write every reminder that is due into the outbox and queue the due ones.
+
+    One transaction; the send tasks are queued after it commits. With `dry_run` the same
+    work is done and rolled back, so the result says what would be queued.
+    """
+    now = now or timezone.now()
+    result = SweepResult()
+    with transaction.atomic():
+        rows = _plan(now=now)
+        result.created = _insert(rows)
+        digests = _plan_daily_digests(now=now)
+        result.created += _insert(digests)
+        for row in rows + digests:
+            result.by_kind[row["kind"]] = result.by_kind.get(row["kind"], 0) + 1
+        result.queued = _dispatch(now=now)
+        _record_webhook_events(rows)
+        if dry_run:
+            transaction.set_rollback(True)
+        else:
+            # Wall-clock time, not `now` (which a caller may set): /readyz asks whether a
+            # sweep really ran lately.
+            heartbeat_record(name=SWEEP_HEARTBEAT)
+            ids = result.queued
+            transaction.on_commit(lambda: _enqueue(ids))
+    return result
+
+
+def _record_webhook_events(rows: list[Row]) -> None:
+    """Overdue and escalation reminders planned by this sweep are webhook events too
+    (once per commitment and step, whatever the number of recipients). A constant
+    number of queries."""
+    events = {Kind.OVERDUE: WebhookEvent.OVERDUE, Kind.ESCALATION: WebhookEvent.ESCALATED}
+    wanted = {(r["kind"], r["commitment_id"], r.get("step")) for r in rows if r["kind"] in events}
+    if not wanted:
+        return
+    by_id = Commitment.objects.in_bulk({pk for _kind, pk, _step in wanted})
+    webhook_events_record_many(
+        items=[
+            (events[kind], by_id[pk], {"days_overdue": step})
+            for kind, pk, step in sorted(wanted, key=lambda w: (w[1], w[0], w[2] or 0))
+        ]
+    )

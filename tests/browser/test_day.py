@@ -1,0 +1,189 @@
+"""Issue 14 in a real Chromium: the desk officer's and the manager's day.
+
+Each test fails on the tracker before issue 14: a status list with a move preselected,
+htmx unbound by the debug error page after the first invalid submit (then a 405 on
+reload), focus lost to <body>, times in UTC without a zone, an overdue table hiding
+the owner behind sideways scrolling on a phone, and chart labels under the bars in
+right-to-left."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+import pytest
+
+from commitments.models import Commitment, Status
+
+from .conftest import screenshot, sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _officers_open() -> Commitment:
+    return (
+        Commitment.objects.filter(
+            owner__username="officer", status__in=[Status.PROPOSED, Status.AGREED]
+        )
+        .order_by("due_date", "pk")
+        .first()
+    )
+
+
+def _until(page, expression: str, seconds: float = 5) -> None:
+    """Poll a JS expression with evaluate (wait_for_function evaluates strings with eval,
+    which the CSP refuses)."""
+    for _ in range(int(seconds * 10)):
+        if page.evaluate(f"() => Boolean({expression})"):
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"still false after {seconds}s: {expression}")
+
+
+def test_officer_cannot_cancel_with_one_keystroke(new_page):
+    target = _officers_open()
+    page = new_page()
+    sign_in(page, "officer", f"/commitments/{target.pk}/")
+    select = page.locator("#status-form").get_by_label("New status")
+    # Nothing is preselected: the first option is empty.
+    assert select.input_value() == ""
+    # Typing "c" jumps to Cancelled; with a reason but no tick the move is refused.
+    select.focus()
+    page.keyboard.press("c")
+    assert select.input_value() == Status.CANCELLED
+    page.locator("#status-form").get_by_label("Reason or note").fill("typo")
+    page.locator("#status-form").get_by_role("button", name="Change status").click()
+    page.locator("#status-form .has-error").first.wait_for()
+    assert "Tick the box to confirm this move." in page.locator("#status-form").inner_text()
+    target.refresh_from_db()
+    assert target.status != Status.CANCELLED
+
+
+def test_after_two_invalid_submits_and_a_reload_the_officer_is_on_the_commitment(
+    new_page, settings
+):
+    # make run sets DJANGO_DEBUG=1, which loads django-htmx's debug script.
+    settings.DEBUG = True
+    target = _officers_open()
+    page = new_page()
+    sign_in(page, "officer", f"/commitments/{target.pk}/")
+    for _ in range(2):
+        # Cancelling with neither a reason nor the tick: refused, with errors.
+        page.locator("#status-form").get_by_label("New status").select_option(Status.CANCELLED)
+        page.locator("#status-form").get_by_role("button", name="Change status").click()
+        page.locator("#status-form .has-error").first.wait_for()
+        # Still in place: htmx handled it, the address is the commitment's.
+        assert page.url.endswith(f"/commitments/{target.pk}/")
+        assert page.evaluate("typeof window.htmx") == "object"
+    response = page.reload()
+    assert response.status == 200
+    assert page.url.endswith(f"/commitments/{target.pk}/")
+    assert target.reference in page.locator("h1").inner_text()
+    # A bookmark of a write address lands on the commitment too.
+    response = page.goto(f"/commitments/{target.pk}/status/")
+    assert response.status == 200 and page.url.endswith(f"/commitments/{target.pk}/")
+
+
+def test_focus_lands_on_the_first_error_then_on_the_success_message(new_page):
+    target = _officers_open()
+    page = new_page()
+    sign_in(page, "officer", f"/commitments/{target.pk}/")
+    page.locator("#status-form").get_by_label("New status").select_option(Status.CANCELLED)
+    page.locator("#status-form").get_by_role("button", name="Change status").click()
+    page.locator("#status-form .has-error").first.wait_for()
+    _until(page, "document.activeElement && document.activeElement.id !== ''")
+    # The first field in error: the missing reason.
+    assert page.evaluate("document.activeElement.id") == "id_note"
+    assert page.evaluate("document.activeElement.getAttribute('aria-invalid')") == "true"
+    page.locator("#status-form").get_by_label("New status").select_option(Status.IN_PROGRESS)
+    page.locator("#status-form").get_by_role("button", name="Change status").click()
+    page.get_by_text("Status changed to In progress.").wait_for()
+    _until(page, "document.activeElement.classList.contains('messages')")
+
+
+def test_times_show_in_asia_kabul_with_the_zone_for_a_kabul_user(new_page):
+    target = _officers_open()
+    page = new_page()
+    sign_in(page, "officer", f"/commitments/{target.pk}/")
+    form = page.locator("#status-form")
+    form.get_by_label("New status").select_option(Status.IN_PROGRESS)
+    form.get_by_role("button", name="Change status").click()
+    page.get_by_text("Status changed to In progress.").wait_for()
+    first = page.locator("ol.timeline .entry-meta").first.inner_text()
+    kabul = dt.datetime.now(zoneinfo.ZoneInfo("Asia/Kabul"))
+    minutes = {(kabul - dt.timedelta(minutes=m)).strftime("%H:%M") for m in range(3)}
+    assert "Asia/Kabul" in first
+    assert any(m in first for m in minutes), first
+    utc = dt.datetime.now(dt.UTC).strftime("%H:%M")
+    assert utc not in first
+
+
+def test_phone_overdue_list_shows_owner_and_days_without_sideways_scroll(new_page):
+    page = new_page(width=390, height=844)
+    sign_in(page, "manager", "/commitments/overdue/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    row = page.locator("table.overdue-table tbody.row").first
+    owner = row.locator("td:nth-child(4)")  # the Owner column
+    days = row.locator("td .overdue")
+    for cell in (owner, days):
+        box = cell.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    assert "days overdue" in days.inner_text() or "day overdue" in days.inner_text()
+    assert owner.inner_text().strip() not in ("", "—")
+    screenshot(page, "overdue-phone", docs=True)
+
+
+def test_rtl_dashboard_chart_labels_do_not_overlap_bars(new_page):
+    page = new_page()
+    sign_in(page, "manager", "/")
+    page.evaluate("document.documentElement.setAttribute('dir', 'rtl')")
+    labels = page.locator("figure.chart text.chart-label")
+    assert labels.count() > 0
+    bars = page.locator("figure.chart rect")
+    bar_boxes = [bars.nth(i).bounding_box() for i in range(bars.count())]
+    for i in range(labels.count()):
+        label = labels.nth(i).bounding_box()
+        for bar in bar_boxes:
+            overlap_x = min(label["x"] + label["width"], bar["x"] + bar["width"]) - max(
+                label["x"], bar["x"]
+            )
+            overlap_y = min(label["y"] + label["height"], bar["y"] + bar["height"]) - max(
+                label["y"], bar["y"]
+            )
+            assert overlap_x <= 0.5 or overlap_y <= 0.5, (labels.nth(i).text_content(), label, bar)
+
+
+def test_visit_brief_prints_on_one_a4_page_at_100_percent(new_page, tmp_path):
+    from commitments.models import Visit
+
+    visit = Visit.objects.order_by("pk").first()
+    page = new_page()
+    sign_in(page, "manager", f"/visits/{visit.pk}/brief/")
+    screenshot(page, "brief", docs=True)
+    page.emulate_media(media="print")
+    pdf = page.pdf(format="A4", scale=1, print_background=True)
+    pages = pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages")
+    assert pages == 1
+    text = page.locator("table.brief-table").inner_text()
+    for ref in visit.commitments.values_list("reference", flat=True):
+        assert ref in text
+
+
+def test_readme_screenshots_desktop_detail_and_dashboard(new_page):
+    target = _officers_open()
+    page = new_page()
+    sign_in(page, "manager", "/")
+    screenshot(page, "dashboard", docs=True)
+    page.goto(f"/commitments/{target.pk}/")
+    page.locator("#update").wait_for()
+    screenshot(page, "commitment-detail", docs=True)
+    phone = new_page(width=390, height=844)
+    sign_in(phone, "manager", "/")
+    # What sticks out, to name it when this fails.
+    wide = phone.evaluate(
+        """() => [...document.querySelectorAll('main *')]
+            .filter(e => e.scrollWidth > e.clientWidth + 1)
+            .slice(0, 8).map(e => e.tagName + '.' + e.className)"""
+    )
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390, wide
+    screenshot(phone, "dashboard-phone", docs=True)

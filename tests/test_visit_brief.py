@@ -1,0 +1,87 @@
+"""The visit brief (issue 14): /visits/<id>/brief/ and /visits/<id>/brief.pdf for the
+real visit: one A4 page, every commitment's reference readable in the PDF's text, fonts
+embedded for Latin, Cyrillic and Arabic."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+
+from commitments.models import Commitment, Organisation, Visit
+
+pytestmark = pytest.mark.django_db
+
+FIXTURE = Path(settings.BASE_DIR) / "fixtures" / "kz_af_2025_visit.json"
+needs_poppler = pytest.mark.skipif(
+    shutil.which("pdftotext") is None or shutil.which("pdfinfo") is None,
+    reason="poppler-utils is not installed: `apt-get install poppler-utils` (CI does)",
+)
+
+
+@pytest.fixture
+def visit(db):
+    call_command("import_visit", str(FIXTURE), stdout=open("/dev/null", "w"))  # noqa: SIM115
+    return Visit.objects.get()
+
+
+def test_brief_page_lists_every_commitment_by_counterpart(client, viewer, visit):
+    client.force_login(viewer)
+    response = client.get(f"/visits/{visit.pk}/brief/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    for ref in visit.commitments.values_list("reference", flat=True):
+        assert ref in html
+    parties = Organisation.objects.filter(pledges_made__visit=visit).distinct()
+    for name in parties.values_list("name", flat=True):
+        assert name in html
+    assert f"/visits/{visit.pk}/brief.pdf" in html
+
+
+def _pdf(client, viewer, visit, tmp_path) -> Path:
+    client.force_login(viewer)
+    response = client.get(f"/visits/{visit.pk}/brief.pdf")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    path = tmp_path / "brief.pdf"
+    path.write_bytes(response.content)
+    return path
+
+
+@needs_poppler
+def test_brief_pdf_is_one_a4_page_with_every_reference(client, viewer, visit, tmp_path):
+    path = _pdf(client, viewer, visit, tmp_path)
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True)
+    assert "Pages:           1" in info.stdout
+    assert "595.28 x 841.89 pts (A4)" in info.stdout
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    refs = list(visit.commitments.values_list("reference", flat=True))
+    assert len(refs) == visit.commitments.count() > 20
+    missing = [r for r in refs if r not in text]
+    assert missing == []
+
+
+@needs_poppler
+def test_brief_pdf_embeds_fonts_and_shapes_cyrillic_and_arabic(client, viewer, visit, tmp_path):
+    c = Commitment.objects.filter(visit=visit).order_by("reference").first()
+    Commitment.objects.filter(pk=c.pk).update(title="Железная дорога — سكک آهن")
+    path = _pdf(client, viewer, visit, tmp_path)
+    fonts = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True).stdout
+    rows = [line for line in fonts.splitlines()[2:] if line.strip()]
+    assert rows and all(" yes " in line for line in rows), fonts  # every font embedded
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True).stdout
+    assert "Железная дорога" in text
+    # Shaped Arabic: the letters are there (pdftotext gives them in logical order).
+    assert "آهن" in text or "سكک" in text
+
+
+def test_brief_of_an_unknown_visit_is_a_404(client, viewer, db):
+    client.force_login(viewer)
+    assert client.get("/visits/999/brief/").status_code == 404
+    assert client.get("/visits/999/brief.pdf").status_code == 404

@@ -124,6 +124,8 @@ class ProfileLanguageMiddleware:
             return self.get_response(request)
         finally:
             calendars.deactivate()
+
+
 # The viewer's zone name, kept in the session so that pages cost no extra query; set at
 # sign-in (remember_time_zone) and when the user saves /profile/.
 TIME_ZONE_KEY = "tracker_time_zone"

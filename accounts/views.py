@@ -111,6 +111,8 @@ def set_language(request: HttpRequest) -> HttpResponse:
         profile = commitment_services.profile_preferences_set(user=request.user, language=code)
         remember_reader_preferences(request, profile)
     return response
+
+
 def time_zone_form(user) -> TimeZoneForm:
     """The time zone form as /profile/ shows it, filled with the user's zone."""
     from commitments.models import Profile

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_noop, ngettext
 
 from tracker import calendars
 
+from .formats import format_day
 from .models import Commitment, Profile, Reminder, Role, today_local
 
 # Short, the reference last: a mail client's list cuts the end, and the reference is also
@@ -92,7 +93,7 @@ def _build_message(
         items = [dict(_item(r.commitment, today), reminder=r) for r in held]
         context = {"user": reminder.recipient, "items": items, "title": _("Your reminders today")}
         subject = ngettext("{n} reminder for {day}", "{n} reminders for {day}", len(items)).format(
-            n=len(items), day=calendars.format_date(today, "j F Y")
+            n=len(items), day=format_day(today)
         )
         return _message(to=to, subject=subject, template="digest", context=context), [
             r.pk for r in held
@@ -128,7 +129,7 @@ def _build_message(
     context = dict(_item(commitment, today), reminder=reminder, user=reminder.recipient)
     subject = _(SUBJECTS[reminder.kind]).format(
         ref=commitment.reference,
-        due=calendars.format_date(commitment.due_date, "j F Y"),
+        due=format_day(commitment.due_date),
         step=reminder.step,
     )
     return _message(to=to, subject=subject, template="reminder", context=context), []

@@ -21,6 +21,16 @@ def pytest_configure(config):
 
 
 @pytest.fixture(autouse=True)
+def _english_after_each_test():
+    # A request leaves its language active in the thread (as LocaleMiddleware does); a
+    # Dari page in one test must not make the next test's emails Dari (issue 15).
+    yield
+    from django.utils import translation
+
+    translation.activate("en")
+
+
+@pytest.fixture(autouse=True)
 def _plain_http(settings):
     # DEBUG is off in tests, so the secure defaults are on; the test client and the live
     # server speak plain HTTP.

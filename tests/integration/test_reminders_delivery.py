@@ -246,7 +246,7 @@ def test_voided_snoozed_and_escalated_reminders_through_a_real_worker(
     assert subjects == [
         f"Escalation, 14 days overdue: {late.reference}",
         # Issue 15: the date as the reader reads it (English, Gregorian), the count in words.
-        f"Overdue since {format_date(today - dt.timedelta(days=14), 'j F Y')}: {late.reference}",
+        f"Overdue since {format_date(today - dt.timedelta(days=14), 'j M Y')}: {late.reference}",
         "Weekly digest: 1 overdue commitment",
     ]
     # moved's "due today" was queued too, then voided by the edit before a worker ran.

@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test test-fast lint bench smoke install install-dev clean
+.PHONY: run test test-fast messages lint bench smoke install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,13 +25,17 @@ $(VENV)/.dev: requirements-dev.lock | $(BIN)/python
 install: $(VENV)/.runtime
 install-dev: $(VENV)/.dev
 
-run: install
+# The interface languages' catalogues (locale/*/LC_MESSAGES/*.po), compiled in pure Python.
+messages: install
+	$(BIN)/python manage.py compile_catalogues
+
+run: install messages
 	mkdir -p var
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_demo
 	$(BIN)/python -m tracker.devstack
 
-test: install-dev
+test: install-dev messages
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The suite without the tests that start real processes or drive a browser: the loop to

@@ -51,6 +51,81 @@ class SecondFactorMiddleware:
         return path.startswith(open_paths)
 
 
+READER_PREFERENCES = "tracker_reader"
+
+
+def remember_reader_preferences(request: HttpRequest, profile) -> None:
+    """Keep the reader's language, calendar and digits in the session, so pages need no
+    query for them; called when they change and on the first page after sign-in."""
+    if hasattr(request, "session"):
+        request.session[READER_PREFERENCES] = [
+            profile.language if profile else "",
+            profile.calendar if profile else "",
+            bool(profile.eastern_digits) if profile else False,
+        ]
+
+
+def reader_preferences_at_sign_in(sender, request, user, **kwargs) -> None:
+    """user_logged_in receiver: read the profile's language and calendar once, at sign-in
+    (the session is written then anyway), so no page pays a query for them."""
+    from commitments.models import Profile
+
+    if request is not None:
+        profile = (
+            Profile.objects.filter(user=user).only("language", "calendar", "eastern_digits").first()
+        )
+        remember_reader_preferences(request, profile)
+
+
+class ProfileLanguageMiddleware:
+    """A signed-in user's saved language, calendar and digits (issue 15).
+
+    LocaleMiddleware has already chosen from the cookie and Accept-Language; a language
+    saved on the profile wins over both. The choice is read from the profile at sign-in
+    and kept in the session (remember_reader_preferences), so a page costs no query. The
+    date style is set for every request and reset after it, so a page never shows
+    another user's calendar.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from django.utils import translation
+
+        from tracker import calendars
+
+        language, calendar, digits = "", "", False
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and hasattr(request, "session"):
+            saved = request.session.get(READER_PREFERENCES)
+            if saved is None:
+                from commitments.models import Profile
+
+                profile = (
+                    Profile.objects.filter(user=user)
+                    .only("language", "calendar", "eastern_digits")
+                    .first()
+                )
+                remember_reader_preferences(request, profile)
+                saved = request.session[READER_PREFERENCES]
+            language, calendar, digits = saved
+            if language:
+                translation.activate(language)
+                request.LANGUAGE_CODE = language
+        if not calendar:
+            calendar = (
+                calendars.SOLAR_HIJRI
+                if translation.get_language() in settings.SOLAR_HIJRI_LANGUAGES
+                else calendars.GREGORIAN
+            )
+        calendars.activate(calendars.DateStyle(calendar=calendar, eastern_digits=digits))
+        try:
+            return self.get_response(request)
+        finally:
+            calendars.deactivate()
+
+
 # The viewer's zone name, kept in the session so that pages cost no extra query; set at
 # sign-in (remember_time_zone) and when the user saves /profile/.
 TIME_ZONE_KEY = "tracker_time_zone"

@@ -11,6 +11,7 @@ import qrcode
 import qrcode.image.svg
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
@@ -22,7 +23,7 @@ from commitments.forms import add_service_errors
 
 from . import services
 from .forms import CodeForm, TimeZoneForm
-from .middleware import SECOND_FACTOR_DUE, TIME_ZONE_KEY
+from .middleware import SECOND_FACTOR_DUE, TIME_ZONE_KEY, remember_reader_preferences
 
 
 def _qr_data_uri(text: str) -> str:
@@ -89,6 +90,27 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
         form.add_error("token", _("That code is not right."))
     status = 400 if form.errors else 200
     return render(request, "accounts/verify.html", {"form": form, "next": next_url}, status=status)
+
+
+@login_not_required
+def set_language(request: HttpRequest) -> HttpResponse:
+    """Django's set_language (cookie, redirect to ``next``), and for a signed-in user the
+    choice saved on the profile too, so emails and other devices follow it (issue 15)."""
+    from django.utils.translation import check_for_language
+    from django.views.i18n import set_language as django_set_language
+
+    from commitments import services as commitment_services
+
+    response = django_set_language(request)
+    code = request.POST.get("language", "") if request.method == "POST" else ""
+    if (
+        request.user.is_authenticated
+        and code in dict(settings.LANGUAGES)
+        and check_for_language(code)
+    ):
+        profile = commitment_services.profile_preferences_set(user=request.user, language=code)
+        remember_reader_preferences(request, profile)
+    return response
 
 
 def time_zone_form(user) -> TimeZoneForm:

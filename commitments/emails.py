@@ -10,15 +10,23 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db.models import Q
 from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop, ngettext
 
-from .models import Commitment, Reminder, Role, today_local
+from tracker import calendars
 
+from .formats import format_day
+from .models import Commitment, Profile, Reminder, Role, today_local
+
+# Short, the reference last: a mail client's list cuts the end, and the reference is also
+# in the body. Translated in the recipient's language when the message is built.
 SUBJECTS = {
-    Reminder.Kind.BEFORE_DUE: "Due on {due}: {ref}",
-    Reminder.Kind.DUE: "Due today: {ref}",
-    Reminder.Kind.OVERDUE: "Overdue since {due}: {ref}",
-    Reminder.Kind.FOLLOW_UP: "Update requested: {ref}",
-    Reminder.Kind.ESCALATION: "Escalation, {step} days overdue: {ref}",
+    Reminder.Kind.BEFORE_DUE: gettext_noop("Due on {due}: {ref}"),
+    Reminder.Kind.DUE: gettext_noop("Due today: {ref}"),
+    Reminder.Kind.OVERDUE: gettext_noop("Overdue since {due}: {ref}"),
+    Reminder.Kind.FOLLOW_UP: gettext_noop("Update requested: {ref}"),
+    Reminder.Kind.ESCALATION: gettext_noop("Escalation, {step} days overdue: {ref}"),
 }
 
 
@@ -42,10 +50,31 @@ def _item(commitment: Commitment, today: dt.date) -> dict:
     }
 
 
+def _reader_style(user) -> tuple[str, calendars.DateStyle]:
+    """The recipient's language and date style (issue 15): their profile, else the site's."""
+    profile = Profile.objects.filter(user=user).first()
+    language = (profile.language if profile else "") or settings.LANGUAGE_CODE
+    if profile is None:
+        return language, calendars.DateStyle()
+    calendar = profile.calendar or (
+        calendars.SOLAR_HIJRI if language in settings.SOLAR_HIJRI_LANGUAGES else calendars.GREGORIAN
+    )
+    return language, calendars.DateStyle(calendar=calendar, eastern_digits=profile.eastern_digits)
+
+
 def build_message(
     *, reminder: Reminder, now: dt.datetime
 ) -> tuple[EmailMultiAlternatives | None, list[int]]:
-    """The email for `reminder`; None when there is nothing to say (an empty digest)."""
+    """The email for `reminder` in the recipient's language and calendar; None when there is
+    nothing to say (an empty digest)."""
+    language, style = _reader_style(reminder.recipient)
+    with translation.override(language), calendars.override(style):
+        return _build_message(reminder=reminder, now=now)
+
+
+def _build_message(
+    *, reminder: Reminder, now: dt.datetime
+) -> tuple[EmailMultiAlternatives | None, list[int]]:
     today = today_local(now)
     to = reminder.recipient.email
     if reminder.kind == Reminder.Kind.DAILY_DIGEST:
@@ -62,8 +91,10 @@ def build_message(
         if not held:
             return None, []
         items = [dict(_item(r.commitment, today), reminder=r) for r in held]
-        context = {"user": reminder.recipient, "items": items, "title": "Your reminders today"}
-        subject = f"{len(items)} reminder(s) for {today:%d %b %Y}"
+        context = {"user": reminder.recipient, "items": items, "title": _("Your reminders today")}
+        subject = ngettext("{n} reminder for {day}", "{n} reminders for {day}", len(items)).format(
+            n=len(items), day=format_day(today)
+        )
         return _message(to=to, subject=subject, template="digest", context=context), [
             r.pk for r in held
         ]
@@ -85,16 +116,20 @@ def build_message(
         context = {
             "user": reminder.recipient,
             "items": items,
-            "title": "Overdue commitments of your team",
+            "title": _("Overdue commitments of your team"),
             "role": Role.MANAGER,
         }
-        subject = f"Weekly digest: {len(items)} overdue commitment(s)"
+        subject = ngettext(
+            "Weekly digest: {n} overdue commitment",
+            "Weekly digest: {n} overdue commitments",
+            len(items),
+        ).format(n=len(items))
         return _message(to=to, subject=subject, template="digest", context=context), []
     commitment = reminder.commitment
     context = dict(_item(commitment, today), reminder=reminder, user=reminder.recipient)
-    subject = SUBJECTS[reminder.kind].format(
+    subject = _(SUBJECTS[reminder.kind]).format(
         ref=commitment.reference,
-        due=commitment.due_date,
+        due=format_day(commitment.due_date),
         step=reminder.step,
     )
     return _message(to=to, subject=subject, template="reminder", context=context), []

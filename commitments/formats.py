@@ -11,7 +11,8 @@ import datetime as dt
 
 from django.conf import settings
 from django.utils import timezone
-from django.utils.dateformat import format as date_format
+
+from tracker import calendars
 
 
 def format_day(value: dt.date | dt.datetime | None) -> str:
@@ -19,7 +20,8 @@ def format_day(value: dt.date | dt.datetime | None) -> str:
         return ""
     if isinstance(value, dt.datetime):
         value = timezone.localtime(value) if timezone.is_aware(value) else value
-    return date_format(value, settings.TRACKER_DATE_FORMAT)
+    # Issue 15: in the reader's calendar (Gregorian or Solar Hijri), language and digits.
+    return calendars.format_date(value, settings.TRACKER_DATE_FORMAT)
 
 
 def format_when(value: dt.datetime | None, zone: dt.tzinfo | None = None) -> str:
@@ -29,7 +31,9 @@ def format_when(value: dt.datetime | None, zone: dt.tzinfo | None = None) -> str
         return format_day(value)
     zone = zone or timezone.get_current_timezone()
     local = timezone.localtime(value, zone) if timezone.is_aware(value) else value
-    return f"{date_format(local, settings.TRACKER_DATE_FORMAT)}, {local:%H:%M} {zone_name(zone)}"
+    day = calendars.format_date(local, settings.TRACKER_DATE_FORMAT)
+    clock = calendars.format_date(local, "H:i")
+    return f"{day}, {clock} {zone_name(zone)}"
 
 
 def zone_name(zone: dt.tzinfo) -> str:

@@ -215,3 +215,24 @@ def add_service_errors(
             field = None
         for message in errors:
             form.add_error(field, message)
+
+
+class PreferencesForm(forms.Form):
+    """Language, calendar and digits on /profile/ (issue 15). The names are the contract:
+    ``calendar`` takes ``gregorian`` or ``solar_hijri``."""
+
+    language = forms.ChoiceField(label=_("Language"), required=False)
+    calendar = forms.ChoiceField(label=_("Calendar"), required=False)
+    eastern_digits = forms.BooleanField(label=_("Eastern Arabic digits (۱۲۳)"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        from django.conf import settings
+
+        from .models import CalendarSystem
+
+        super().__init__(*args, **kwargs)
+        self.fields["language"].choices = [("", _("As my browser asks")), *list(settings.LANGUAGES)]
+        self.fields["calendar"].choices = [
+            ("", _("The usual one for my language")),
+            *list(CalendarSystem.choices),
+        ]

@@ -11,17 +11,19 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.middleware import remember_reader_preferences
 from accounts.views import time_zone_form
 
 from . import services
-from .forms import add_service_errors
+from .forms import PreferencesForm, add_service_errors
 from .models import (
     CalendarFeed,
+    Profile,
     Sector,
     SpreadsheetImport,
     Visit,
@@ -75,9 +77,23 @@ def _feed_rows(user):
     return [(feed, services.calendar_feed_url(feed)) for feed in feeds]
 
 
+def _preferences_form(user) -> PreferencesForm:
+    profile = Profile.objects.filter(user=user).first()
+    initial = (
+        {
+            "language": profile.language,
+            "calendar": profile.calendar,
+            "eastern_digits": profile.eastern_digits,
+        }
+        if profile
+        else {}
+    )
+    return PreferencesForm(initial=initial)
+
+
 @require_GET
 def profile(request: HttpRequest) -> HttpResponse:
-    """The user's own page. For now: who they are and their calendar feeds."""
+    """The user's own page: who they are, language and calendar, calendar feeds."""
     personal = services.calendar_feed_personal(user=request.user)
     return render(
         request,
@@ -87,8 +103,47 @@ def profile(request: HttpRequest) -> HttpResponse:
             "personal": personal,
             "feeds": [row for row in _feed_rows(request.user) if row[0].pk != personal.pk],
             "feed_form": CalendarFeedForm(),
+            "preferences_form": _preferences_form(request.user),
             "time_zone_form": time_zone_form(request.user),
         },
+    )
+
+
+@require_POST
+def profile_preferences(request: HttpRequest) -> HttpResponse:
+    """Save language, calendar and digits (issue 15); the language cookie follows."""
+    form = PreferencesForm(request.POST)
+    if form.is_valid():
+        try:
+            profile = services.profile_preferences_set(user=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            remember_reader_preferences(request, profile)
+            language = form.cleaned_data["language"] or translation.get_language()
+            with translation.override(language):
+                messages.success(request, _("Preferences saved."))
+            response = redirect("commitments:profile")
+            if form.cleaned_data["language"]:
+                response.set_cookie(
+                    settings.LANGUAGE_COOKIE_NAME,
+                    form.cleaned_data["language"],
+                    max_age=settings.LANGUAGE_COOKIE_AGE,
+                    samesite="Lax",
+                )
+            return response
+    personal = services.calendar_feed_personal(user=request.user)
+    return render(
+        request,
+        "commitments/profile.html",
+        {
+            "personal_url": services.calendar_feed_url(personal),
+            "personal": personal,
+            "feeds": [row for row in _feed_rows(request.user) if row[0].pk != personal.pk],
+            "feed_form": CalendarFeedForm(),
+            "preferences_form": form,
+        },
+        status=400,
     )
 
 
@@ -112,6 +167,7 @@ def calendar_feed_add(request: HttpRequest) -> HttpResponse:
             "personal": personal,
             "feeds": [row for row in _feed_rows(request.user) if row[0].pk != personal.pk],
             "feed_form": form,
+            "preferences_form": _preferences_form(request.user),
         },
         status=400,
     )

@@ -920,6 +920,11 @@ def validate_working_days(value) -> None:
         raise ValidationError(_("Working days are ISO weekday numbers 1 (Mon) to 7 (Sun)."))
 
 
+class CalendarSystem(models.TextChoices):
+    GREGORIAN = "gregorian", _("Gregorian")
+    SOLAR_HIJRI = "solar_hijri", _("Solar Hijri")
+
+
 class Profile(models.Model):
     """Per-user settings that reminders need: time zone, working days, digests, manager."""
 
@@ -944,9 +949,26 @@ class Profile(models.Model):
         related_name="reports",
         help_text=_("Escalations go here; empty: to every manager."),
     )
+    # Issue 15: empty means "not chosen": the browser's language and, for the calendar,
+    # the language's usual one (Solar Hijri for Dari and Pashto).
+    language = models.CharField(
+        _("language"), max_length=8, blank=True, default="", choices=settings.LANGUAGES
+    )
+    calendar = models.CharField(
+        _("calendar"), max_length=16, blank=True, default="", choices=CalendarSystem.choices
+    )
+    eastern_digits = models.BooleanField(_("Eastern Arabic digits (۱۲۳)"), default=False)
 
     def __str__(self) -> str:
         return f"Profile of {self.user}"
+
+    @property
+    def effective_calendar(self) -> str:
+        if self.calendar:
+            return self.calendar
+        if self.language in settings.SOLAR_HIJRI_LANGUAGES:
+            return CalendarSystem.SOLAR_HIJRI
+        return CalendarSystem.GREGORIAN
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:

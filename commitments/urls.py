@@ -35,6 +35,11 @@ urlpatterns = [
     # Integrations (issue 16)
     path("commitments/import/", integration_views.commitment_import, name="commitment-import"),
     path("profile/", integration_views.profile, name="profile"),
+    path(
+        "profile/preferences/",
+        integration_views.profile_preferences,
+        name="profile-preferences",
+    ),
     path("profile/calendars/", integration_views.calendar_feed_add, name="calendar-feed-add"),
     path(
         "profile/calendars/<int:pk>/revoke/",

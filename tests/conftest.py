@@ -12,6 +12,24 @@ from commitments.models import Role
 from .factories import CommitmentFactory, UserFactory
 
 
+def pytest_configure(config):
+    # The interface languages' .mo files are built, not committed (issue 15): compile the
+    # catalogues that changed, as `make test` does, so a bare pytest run sees them too.
+    from django.core.management import call_command
+
+    call_command("compile_catalogues", verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def _english_after_each_test():
+    # A request leaves its language active in the thread (as LocaleMiddleware does); a
+    # Dari page in one test must not make the next test's emails Dari (issue 15).
+    yield
+    from django.utils import translation
+
+    translation.activate("en")
+
+
 @pytest.fixture(autouse=True)
 def _plain_http(settings):
     # DEBUG is off in tests, so the secure defaults are on; the test client and the live

@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from commitments.emails import build_message
+from commitments.formats import format_day
 from commitments.models import Profile, Reminder, Role
 
 from .factories import CommitmentFactory, UserFactory
@@ -34,7 +35,8 @@ def test_an_overdue_reminder_names_the_item_its_due_date_and_links_to_it(officer
     c = CommitmentFactory(owner=officer, reference="KZ-1", due_date=TODAY - dt.timedelta(7))
     message, bundled = build_message(reminder=_reminder(officer, Reminder.Kind.OVERDUE, c), now=NOW)
     assert message.to == [officer.email]
-    assert message.subject == f"Overdue since {c.due_date}: KZ-1"
+    # Issue 15: the date as the reader reads it (the one display format, their calendar).
+    assert message.subject == f"Overdue since {format_day(c.due_date)}: KZ-1"
     assert f"https://tracker.example{c.get_absolute_url()}" in message.body
     assert "7" in message.body  # days overdue
     assert message.alternatives[0][1] == "text/html"
@@ -56,7 +58,7 @@ def test_a_daily_digest_carries_the_held_reminders_but_not_snoozed_follow_ups(of
     message, bundled = build_message(reminder=digest, now=NOW)
     assert bundled == [held.pk]
     assert "A-1" in message.body and "S-1" not in message.body
-    assert message.subject.startswith("1 reminder(s)")
+    assert message.subject.startswith("1 reminder for ")
 
 
 def test_an_empty_digest_is_not_sent(officer):
@@ -79,4 +81,4 @@ def test_the_weekly_digest_lists_the_managers_team_overdue_items_only():
     message, _ = build_message(reminder=_reminder(boss, Reminder.Kind.WEEKLY_DIGEST), now=NOW)
     assert "MINE-LATE" in message.body
     assert "MINE-SOON" not in message.body and "THEIRS-LATE" not in message.body
-    assert message.subject == "Weekly digest: 1 overdue commitment(s)"
+    assert message.subject == "Weekly digest: 1 overdue commitment"

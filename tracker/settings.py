@@ -69,6 +69,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # After the session and the user: a signed-in user's saved language wins over the
+    # cookie and Accept-Language (which LocaleMiddleware applied for everyone else).
+    "accounts.middleware.ProfileLanguageMiddleware",
     # Second factor: django-otp tells whether the session is verified; ours sends a user
     # who has a device to the code page until it is.
     "django_otp.middleware.OTPMiddleware",
@@ -154,8 +157,20 @@ OTP_TOTP_ISSUER = env.str("TRACKER_OTP_ISSUER", default="Commitment tracker")
 PASSWORD_RESET_TIMEOUT = env.int("TRACKER_PASSWORD_RESET_SECONDS", default=3 * 3600)
 
 # --- Internationalisation --------------------------------------------------------------
+# Issue 15: the five interface languages. Each is named in its own language, so a reader
+# finds theirs whatever the page is in; "fa" is Dari as spoken in Afghanistan.
 LANGUAGE_CODE = "en"
-LANGUAGES = [("en", "English")]
+LANGUAGES = [
+    ("en", "English"),
+    ("ru", "Русский"),
+    ("kk", "Қазақша"),
+    ("fa", "دری"),
+    ("ps", "پښتو"),
+]
+# Django's own list lacks Pashto, so the right-to-left ones are named here.
+LANGUAGES_BIDI = ["fa", "ps"]
+# Languages whose users read dates in the Solar Hijri calendar unless they choose otherwise.
+SOLAR_HIJRI_LANGUAGES = ("fa", "ps")
 LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 USE_TZ = True

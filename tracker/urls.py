@@ -6,6 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
 from accounts import views as accounts_views
+from accounts.views import set_language
 from commitments.api.errors import not_found
 from commitments.api.views import DocsView, SchemaView
 from commitments.health_views import healthz, readyz
@@ -27,6 +28,8 @@ urlpatterns = [
     # The time zone form of /profile/ (the page itself: commitments.integration_views).
     path("profile/time-zone/", accounts_views.profile, name="profile-time-zone"),
     path("admin/", admin.site.urls),
+    # Issue 15: the language switcher posts here (Django's set_language, plus the profile).
+    path("i18n/setlang/", set_language, name="set_language"),
     # --- REST API: the data needs a token. The schema and its docs need a sign-in
     # (session or token) unless API_DOCS_PUBLIC=1.
     path("api/schema/", SchemaView.as_view(), name="api-schema"),

@@ -38,6 +38,7 @@ from .idempotency import (
     idempotency_release,
     idempotent_run,
 )
+from .preferences import profile_preferences_set
 from .profiles import profile_set_time_zone
 from .reminders import (
     reminder_claim,
@@ -79,6 +80,7 @@ __all__ = [
     "next_reference",
     "note_add",
     "note_retract",
+    "profile_preferences_set",
     "profile_set_time_zone",
     "reminder_claim",
     "reminder_send",

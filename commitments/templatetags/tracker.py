@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from django import forms, template
 from django.forms.utils import flatatt
 from django.http import QueryDict
+from django.utils import translation
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 
@@ -155,11 +156,25 @@ def status_sector_chart(figures) -> dict:
                 "segments": segments,
             }
         )
+    width = label_width + bar_width + 60
+    label_x = label_width - 8
+    rtl = translation.get_language_bidi()
+    if rtl:
+        # Right to left (Dari, Pashto): labels on the right, bars growing leftwards. Only
+        # x is mirrored: the text anchors are logical (start/end), and the SVG inherits
+        # the page's direction, so they turn with it.
+        label_x = width - label_x
+        for bar in bars:
+            bar["total_x"] = round(width - bar["total_x"], 1)
+            for segment in bar["segments"]:
+                segment["x"] = round(width - segment["x"] - segment["width"], 1)
+                segment["text_x"] = round(width - segment["text_x"], 1)
     return {
         "bars": bars,
+        "rtl": rtl,
         "bar_height": row_height - 8,
-        "label_x": label_width - 8,
-        "width": label_width + bar_width + 60,
+        "label_x": label_x,
+        "width": width,
         "height": top * 2 + max(len(rows), 1) * row_height,
         "legend": [
             {"label": label, "colour": STATUS_COLOURS.get(value, "#666")}
@@ -240,3 +255,24 @@ def manages(user) -> bool:
     from ..permissions import is_manager
 
     return is_manager(user)
+
+
+@register.filter(expects_localtime=True, is_safe=False)
+def caldate(value, fmt: str = "j F Y") -> str:
+    """A date as the reader reads it: their calendar (Gregorian or Solar Hijri) and digits
+    (issue 15). Machine-readable copies (``<time datetime>``, URLs) keep ``|date``."""
+    from tracker.calendars import format_date
+
+    try:
+        return format_date(value, fmt)
+    except (TypeError, ValueError, AttributeError):
+        return ""
+
+
+@register.simple_tag
+def interface_languages() -> list[tuple[str, str]]:
+    """The switcher's choices, each named in its own language (not translated into the
+    page's), so a reader finds theirs whatever language the page is in."""
+    from django.conf import settings
+
+    return list(settings.LANGUAGES)

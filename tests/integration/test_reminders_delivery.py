@@ -20,6 +20,7 @@ from django.utils import timezone
 from commitments import services
 from commitments.models import Channel, Commitment, Profile, Reminder, Role
 from commitments.services.reminders import message_id_for, reminders_sweep
+from tracker.calendars import format_date
 
 from ..factories import OrganisationFactory, UserFactory, VisitFactory
 from .conftest import BASE_DIR, database_url, use_broker
@@ -244,8 +245,9 @@ def test_voided_snoozed_and_escalated_reminders_through_a_real_worker(
     subjects = sorted(m["Subject"] for m in sink.messages)
     assert subjects == [
         f"Escalation, 14 days overdue: {late.reference}",
-        f"Overdue since {today - dt.timedelta(days=14)}: {late.reference}",
-        "Weekly digest: 1 overdue commitment(s)",
+        # Issue 15: the date as the reader reads it (English, Gregorian), the count in words.
+        f"Overdue since {format_date(today - dt.timedelta(days=14), 'j M Y')}: {late.reference}",
+        "Weekly digest: 1 overdue commitment",
     ]
     # moved's "due today" was queued too, then voided by the edit before a worker ran.
     assert len(queued) == 4

@@ -1,0 +1,157 @@
+"""Dates in the reader's calendar (issue 15): Gregorian or Solar Hijri, Western or Eastern
+Arabic digits.
+
+Dates are stored and exchanged (API, CSV, feeds) as ISO Gregorian dates; only what a person
+reads goes through here. The reader's choice lives in a context variable, set per request by
+accounts.middleware.ProfileLanguageMiddleware and per email by ``override``, the way Django
+keeps the active language and time zone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import jdatetime
+from django.utils.translation import pgettext
+
+GREGORIAN = "gregorian"
+SOLAR_HIJRI = "solar_hijri"
+
+
+@dataclass(frozen=True)
+class DateStyle:
+    calendar: str = GREGORIAN
+    eastern_digits: bool = False
+
+
+_DEFAULT = DateStyle()
+_style: contextvars.ContextVar[DateStyle | None] = contextvars.ContextVar(
+    "tracker_date_style", default=None
+)
+
+
+def activate(style: DateStyle) -> None:
+    _style.set(style)
+
+
+def deactivate() -> None:
+    _style.set(None)
+
+
+def current() -> DateStyle:
+    return _style.get() or _DEFAULT
+
+
+@contextlib.contextmanager
+def override(style: DateStyle) -> Iterator[None]:
+    token = _style.set(style)
+    try:
+        yield
+    finally:
+        _style.reset(token)
+
+
+def _gregorian_months() -> list[str]:
+    return [
+        pgettext("gregorian month", "January"),
+        pgettext("gregorian month", "February"),
+        pgettext("gregorian month", "March"),
+        pgettext("gregorian month", "April"),
+        pgettext("gregorian month", "May"),
+        pgettext("gregorian month", "June"),
+        pgettext("gregorian month", "July"),
+        pgettext("gregorian month", "August"),
+        pgettext("gregorian month", "September"),
+        pgettext("gregorian month", "October"),
+        pgettext("gregorian month", "November"),
+        pgettext("gregorian month", "December"),
+    ]
+
+
+def _gregorian_months_short() -> list[str]:
+    return [
+        pgettext("abbreviated gregorian month", "Jan"),
+        pgettext("abbreviated gregorian month", "Feb"),
+        pgettext("abbreviated gregorian month", "Mar"),
+        pgettext("abbreviated gregorian month", "Apr"),
+        pgettext("abbreviated gregorian month", "May"),
+        pgettext("abbreviated gregorian month", "Jun"),
+        pgettext("abbreviated gregorian month", "Jul"),
+        pgettext("abbreviated gregorian month", "Aug"),
+        pgettext("abbreviated gregorian month", "Sep"),
+        pgettext("abbreviated gregorian month", "Oct"),
+        pgettext("abbreviated gregorian month", "Nov"),
+        pgettext("abbreviated gregorian month", "Dec"),
+    ]
+
+
+def _solar_hijri_months() -> list[str]:
+    # The Afghan names of the months (the zodiac names), not the Iranian ones.
+    return [
+        pgettext("solar hijri month", "Hamal"),
+        pgettext("solar hijri month", "Sawr"),
+        pgettext("solar hijri month", "Jawza"),
+        pgettext("solar hijri month", "Saratan"),
+        pgettext("solar hijri month", "Asad"),
+        pgettext("solar hijri month", "Sunbula"),
+        pgettext("solar hijri month", "Mizan"),
+        pgettext("solar hijri month", "Aqrab"),
+        pgettext("solar hijri month", "Qaws"),
+        pgettext("solar hijri month", "Jadi"),
+        pgettext("solar hijri month", "Dalw"),
+        pgettext("solar hijri month", "Hut"),
+    ]
+
+
+_EASTERN = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+
+
+def to_solar_hijri(value: dt.date) -> tuple[int, int, int]:
+    """(year, month, day) in the Solar Hijri calendar of a Gregorian date."""
+    j = jdatetime.date.fromgregorian(date=value)
+    return j.year, j.month, j.day
+
+
+def format_date(value: dt.date | dt.datetime | None, fmt: str = "j F Y", style=None) -> str:
+    """Format like Django's ``date`` filter for the letters j d n m F M Y y H i s; other
+    characters are kept. M is the short Gregorian month name; the Solar Hijri months
+    have no usual abbreviations, so M writes them in full."""
+    if value is None or value == "":
+        return ""
+    style = style or current()
+    day_value = value.date() if isinstance(value, dt.datetime) else value
+    if style.calendar == SOLAR_HIJRI:
+        year, month, day = to_solar_hijri(day_value)
+        months = short_months = _solar_hijri_months()
+    else:
+        year, month, day = day_value.year, day_value.month, day_value.day
+        months = _gregorian_months()
+        short_months = _gregorian_months_short()
+    parts = []
+    for ch in fmt:
+        if ch == "j":
+            parts.append(str(day))
+        elif ch == "d":
+            parts.append(f"{day:02d}")
+        elif ch == "n":
+            parts.append(str(month))
+        elif ch == "m":
+            parts.append(f"{month:02d}")
+        elif ch == "F":
+            parts.append(months[month - 1])
+        elif ch == "M":
+            parts.append(short_months[month - 1])
+        elif ch == "Y":
+            parts.append(str(year))
+        elif ch == "y":
+            parts.append(f"{year % 100:02d}")
+        elif ch in "His" and isinstance(value, dt.datetime):
+            parts.append(f"{getattr(value, {'H': 'hour', 'i': 'minute', 's': 'second'}[ch]):02d}")
+        else:
+            parts.append(ch)
+    text = "".join(parts)
+    return text.translate(_EASTERN) if style.eastern_digits else text

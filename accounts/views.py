@@ -113,14 +113,6 @@ def set_language(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def time_zone_form(user) -> TimeZoneForm:
-    """The time zone form as /profile/ shows it, filled with the user's zone."""
-    from commitments.models import Profile
-
-    current = Profile.objects.filter(user=user).values_list("time_zone", flat=True).first()
-    return TimeZoneForm(initial={"time_zone": current or settings.TIME_ZONE})
-
-
 @require_http_methods(["GET", "POST"])
 def profile(request: HttpRequest) -> HttpResponse:
     """Save the user's time zone (the form sits on /profile/); every time is shown in it."""
@@ -140,4 +132,6 @@ def profile(request: HttpRequest) -> HttpResponse:
             request.session[TIME_ZONE_KEY] = form.cleaned_data["time_zone"]
             messages.success(request, _("Time zone saved."))
             return redirect("commitments:profile")
-    return render(request, "accounts/profile.html", {"form": form}, status=422)
+    from commitments.integration_views import profile_page
+
+    return profile_page(request, status=422, time_zone_form=form)

@@ -16,8 +16,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.forms import TimeZoneForm
 from accounts.middleware import remember_reader_preferences
-from accounts.views import time_zone_form
 
 from . import services
 from .forms import PreferencesForm, add_service_errors
@@ -77,24 +77,43 @@ def _feed_rows(user):
     return [(feed, services.calendar_feed_url(feed)) for feed in feeds]
 
 
-def _preferences_form(user) -> PreferencesForm:
-    profile = Profile.objects.filter(user=user).first()
-    initial = (
-        {
+def _preferences_form(profile: Profile | None) -> PreferencesForm:
+    if profile is None:
+        return PreferencesForm()
+    return PreferencesForm(
+        initial={
             "language": profile.language,
             "calendar": profile.calendar,
             "eastern_digits": profile.eastern_digits,
         }
-        if profile
-        else {}
     )
-    return PreferencesForm(initial=initial)
+
+
+def _time_zone_form(profile: Profile | None) -> TimeZoneForm:
+    """The time zone form filled with the user's zone (saved by accounts.views.profile)."""
+    return TimeZoneForm(
+        initial={"time_zone": (profile and profile.time_zone) or settings.TIME_ZONE}
+    )
 
 
 @require_GET
 def profile(request: HttpRequest) -> HttpResponse:
     """The user's own page: who they are, language and calendar, calendar feeds."""
+    return profile_page(request)
+
+
+def profile_page(
+    request: HttpRequest,
+    *,
+    status: int = 200,
+    feed_form=None,
+    preferences_form=None,
+    time_zone_form=None,
+) -> HttpResponse:
+    """/profile/ with its three forms; a form given here is the one that failed and keeps
+    its errors, the others are shown as stored."""
     personal = services.calendar_feed_personal(user=request.user)
+    stored = Profile.objects.filter(user=request.user).first()
     return render(
         request,
         "commitments/profile.html",
@@ -102,10 +121,11 @@ def profile(request: HttpRequest) -> HttpResponse:
             "personal_url": services.calendar_feed_url(personal),
             "personal": personal,
             "feeds": [row for row in _feed_rows(request.user) if row[0].pk != personal.pk],
-            "feed_form": CalendarFeedForm(),
-            "preferences_form": _preferences_form(request.user),
-            "time_zone_form": time_zone_form(request.user),
+            "feed_form": feed_form or CalendarFeedForm(),
+            "preferences_form": preferences_form or _preferences_form(stored),
+            "time_zone_form": time_zone_form or _time_zone_form(stored),
         },
+        status=status,
     )
 
 
@@ -132,19 +152,7 @@ def profile_preferences(request: HttpRequest) -> HttpResponse:
                     samesite="Lax",
                 )
             return response
-    personal = services.calendar_feed_personal(user=request.user)
-    return render(
-        request,
-        "commitments/profile.html",
-        {
-            "personal_url": services.calendar_feed_url(personal),
-            "personal": personal,
-            "feeds": [row for row in _feed_rows(request.user) if row[0].pk != personal.pk],
-            "feed_form": CalendarFeedForm(),
-            "preferences_form": form,
-        },
-        status=400,
-    )
+    return profile_page(request, status=400, preferences_form=form)
 
 
 @require_POST
@@ -158,19 +166,7 @@ def calendar_feed_add(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Calendar feed created."))
             return redirect("commitments:profile")
-    personal = services.calendar_feed_personal(user=request.user)
-    return render(
-        request,
-        "commitments/profile.html",
-        {
-            "personal_url": services.calendar_feed_url(personal),
-            "personal": personal,
-            "feeds": [row for row in _feed_rows(request.user) if row[0].pk != personal.pk],
-            "feed_form": form,
-            "preferences_form": _preferences_form(request.user),
-        },
-        status=400,
-    )
+    return profile_page(request, status=400, feed_form=form)
 
 
 @require_POST

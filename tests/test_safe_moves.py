@@ -196,3 +196,20 @@ def test_reopening_asks_for_a_due_date_and_resets_progress(client, manager):
     c.refresh_from_db()
     assert (c.status, c.due_date) == (Status.IN_PROGRESS, due)
     assert c.progress < 100
+
+
+def test_a_refused_profile_form_shows_the_whole_page_with_its_error(client, officer):
+    """Each of /profile/'s forms, when refused, comes back on the full page: the other
+    forms stay (the page lost its time zone form after a refused preference before)."""
+    client.force_login(officer)
+    forms = ('action="/profile/time-zone/"', 'name="calendar"', 'name="kind"')
+
+    bad_zone = client.post("/profile/time-zone/", {"time_zone": "Mars/Olympus"}).content.decode()
+    bad_prefs = client.post(
+        "/profile/preferences/", {"language": "fa", "calendar": "julian"}
+    ).content.decode()
+
+    for page in (bad_zone, bad_prefs):
+        assert all(marker in page for marker in forms), page
+    assert "errorlist" in bad_zone
+    assert "errorlist" in bad_prefs

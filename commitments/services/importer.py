@@ -532,18 +532,29 @@ def _load_visit(run: _Run, code: str, people: dict, sources: dict) -> Visit:
     return visit
 
 
+def _child_values(run: _Run, kind: str, key: str, found, label: str, *, new: tuple):
+    """A visit's child row (meeting, context fact) and the values to write into it: all
+    of the file's for a new row, the three-way merge for one already there."""
+    if found is None:
+        wanted = run.plan[(kind, key)]
+        run.remember(kind, key, wanted)
+        model, fields = new
+        return model(**fields), wanted
+    return found, run.merge(kind, key, found, label)
+
+
 def _load_meetings(run: _Run, visit: Visit, people: dict, sources: dict) -> None:
     existing = {m.title: m for m in visit.meetings.select_related("source")}
     for key in run.keys("meeting"):
         title = key.split("/", 1)[1]
-        wanted = run.plan[("meeting", key)]
-        meeting = existing.get(title)
-        if meeting is None:
-            meeting = Meeting(visit=visit, title=title)
-            apply = wanted
-            run.remember("meeting", key, wanted)
-        else:
-            apply = run.merge("meeting", key, meeting, f"meeting {title}")
+        meeting, apply = _child_values(
+            run,
+            "meeting",
+            key,
+            existing.get(title),
+            f"meeting {title}",
+            new=(Meeting, {"visit": visit, "title": title}),
+        )
         values = {k: v for k, v in apply.items() if k != "participants"}
         if "source" in values:
             values["source"] = sources[values["source"]]
@@ -556,14 +567,14 @@ def _load_context(run: _Run, visit: Visit, sources: dict) -> None:
     existing = {c.key: c for c in visit.context_facts.select_related("source")}
     for key in run.keys("context"):
         fact_key = key.split("/", 1)[1]
-        wanted = run.plan[("context", key)]
-        fact = existing.get(fact_key)
-        if fact is None:
-            fact = ContextFact(visit=visit, key=fact_key)
-            apply = wanted
-            run.remember("context", key, wanted)
-        else:
-            apply = run.merge("context", key, fact, f"context {fact_key}")
+        fact, apply = _child_values(
+            run,
+            "context",
+            key,
+            existing.get(fact_key),
+            f"context {fact_key}",
+            new=(ContextFact, {"visit": visit, "key": fact_key}),
+        )
         values = dict(apply)
         if "source" in values:
             values["source"] = sources[values["source"]]

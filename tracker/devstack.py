@@ -53,6 +53,8 @@ def main() -> int:
     env.setdefault("EMAIL_URL", "consolemail://")
     # The demo's reminders go out at once, whatever the hour (see TRACKER_REMINDER_ANY_HOUR).
     env.setdefault("TRACKER_REMINDER_ANY_HOUR", "1")
+    # Links in emails and calendar feeds point at the port this run serves on.
+    env.setdefault("SITE_URL", f"http://127.0.0.1:{env.get('PORT', '8000')}")
     env["PYTHONUNBUFFERED"] = "1"
     print(
         f"tracker on http://127.0.0.1:{env.get('PORT', '8000')}/ ; mail goes to "

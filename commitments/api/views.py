@@ -19,7 +19,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import services
+from .. import selectors, services
 from ..filters import CommitmentApiFilterSet
 from ..models import (
     ApiToken,
@@ -94,8 +94,8 @@ class ApiMixin:
         super().initial(request, *args, **kwargs)
 
 
-def etag(commitment: Commitment) -> str:
-    return f'"{commitment.version}"'
+def etag(version: int) -> str:
+    return f'"{version}"'
 
 
 def expected_version(request) -> int:
@@ -124,14 +124,25 @@ class CommitmentViewSet(
         "co_pledgers"
     )
 
+    def _data(self, queryset, pk) -> tuple[dict, int]:
+        # Plain values, no model instances (issue 13): the JSON is built from a dict.
+        row = get_object_or_404(selectors.commitment_api_rows(queryset), pk=pk)
+        return s.commitments_data([row])[0], row["version"]
+
     def _respond(self, pk: int, code: int = status.HTTP_200_OK) -> Response:
-        commitment = self.get_queryset().get(pk=pk)
-        data = self.get_serializer(commitment).data
-        return Response(data, status=code, headers={"ETag": etag(commitment)})
+        data, version = self._data(Commitment.objects.all(), pk)
+        return Response(data, status=code, headers={"ETag": etag(version)})
+
+    def list(self, request, *args, **kwargs):
+        rows = selectors.commitment_api_rows(self.filter_queryset(Commitment.objects.all()))
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(s.commitments_data(page))
 
     def retrieve(self, request, *args, **kwargs):
-        commitment = self.get_object()
-        return Response(self.get_serializer(commitment).data, headers={"ETag": etag(commitment)})
+        # As get_object: the query's filters apply (a row they exclude is a 404).
+        queryset = self.filter_queryset(Commitment.objects.all())
+        data, version = self._data(queryset, kwargs[self.lookup_field])
+        return Response(data, headers={"ETag": etag(version)})
 
     @extend_schema(responses={201: s.CommitmentSerializer})
     def create(self, request, *args, **kwargs):

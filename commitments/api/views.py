@@ -49,7 +49,7 @@ from .errors import (
 from .pagination import ApiCursorPagination, CommitmentCursorPagination
 from .parsers import LimitedJSONParser
 from .permissions import TrackerApiPermission
-from .throttles import TokenRateThrottle, UserRateThrottle
+from .throttles import ApiRateThrottle
 
 
 class FilterBackend(DjangoFilterBackend):
@@ -84,7 +84,7 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 class ApiMixin:
     authentication_classes = [BearerTokenAuthentication, SessionAuthentication]
     permission_classes = [TrackerApiPermission]
-    throttle_classes = [TokenRateThrottle, UserRateThrottle]
+    throttle_classes = [ApiRateThrottle]
     # JSON only: the API's one body format (forms would turn nested items into strings).
     parser_classes = [LimitedJSONParser]
     # Ids are digits (and fit a bigint); anything else is a 404 before any query.

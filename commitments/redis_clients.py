@@ -9,10 +9,13 @@ the cache's own timeouts and key prefix (`caches[alias].make_key`).
 
 from __future__ import annotations
 
+import logging
 import time
 
 import redis
 from django.conf import settings
+
+logger = logging.getLogger(__name__)
 
 CACHE_RETRY_SECONDS = 10.0
 
@@ -30,8 +33,17 @@ class CacheCircuit:
         return time.monotonic() < cls.down_until
 
     @classmethod
-    def trip(cls) -> None:
+    def trip(cls, exc: Exception | None = None) -> None:
+        """Leave the cache alone for CACHE_RETRY_SECONDS; say why in one line (a
+        traceback says nothing more)."""
         cls.down_until = time.monotonic() + CACHE_RETRY_SECONDS
+        if exc is not None:
+            logger.warning(
+                "API cache unavailable (%s: %s); not throttling nor caching tokens for %.0f s",
+                type(exc).__name__,
+                exc,
+                CACHE_RETRY_SECONDS,
+            )
 
     @classmethod
     def reset(cls) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import logging
 import pickle
 import secrets
 
@@ -31,8 +30,6 @@ from django.utils.translation import gettext as _
 from ..models import ApiToken, ApiTokenScope
 from ..permissions import load_roles
 from ..redis_clients import CacheCircuit, redis_for_cache
-
-logger = logging.getLogger(__name__)
 
 # Recording every use would write a row per request; once a minute is enough to see
 # which integrations are alive.
@@ -133,8 +130,7 @@ def _cache_call(action):
     try:
         return action(client)
     except Exception as exc:  # the cache is an optimisation: read the database instead
-        CacheCircuit.trip()
-        logger.warning("API token cache unavailable (%s: %s)", type(exc).__name__, exc)
+        CacheCircuit.trip(exc)
         return None
 
 

@@ -14,7 +14,9 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.contrib.postgres.expressions import ArraySubquery
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import (
     Case,
     Count,
@@ -121,8 +123,17 @@ API_ROW_FIELDS = (
 
 
 def commitment_api_rows(queryset: QuerySet[Commitment]) -> QuerySet[dict]:
-    """`queryset` (already filtered) as dicts of API_ROW_FIELDS plus owner_username."""
-    return queryset.values(*API_ROW_FIELDS, owner_username=F("owner__username"))
+    """`queryset` (already filtered) as dicts of API_ROW_FIELDS plus owner_username and,
+    on PostgreSQL, co_pledger_ids (an array subquery: the page in one query; elsewhere
+    co_pledger_ids() reads them in a second)."""
+    extra = {"owner_username": F("owner__username")}
+    if connection.vendor == "postgresql":
+        extra["co_pledger_ids"] = ArraySubquery(
+            Commitment.co_pledgers.through.objects.filter(commitment_id=OuterRef("pk"))
+            .order_by("organisation_id")
+            .values("organisation_id")
+        )
+    return queryset.values(*API_ROW_FIELDS, **extra)
 
 
 def co_pledger_ids(commitment_ids: Iterable[int]) -> dict[int, list[int]]:

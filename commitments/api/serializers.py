@@ -324,6 +324,10 @@ def commitments_data(rows: list[dict], *, today: dt.date | None = None) -> list[
     """A page of commitments from plain rows (selectors.commitment_api_rows): one query
     for their co-pledgers, no model instances."""
     today = today or today_local()
+    if rows and "co_pledger_ids" in rows[0]:  # read with the rows (PostgreSQL)
+        return [
+            commitment_data(row, co_pledgers=row["co_pledger_ids"], today=today) for row in rows
+        ]
     co_pledgers = co_pledger_ids(row["id"] for row in rows)
     return [
         commitment_data(row, co_pledgers=co_pledgers.get(row["id"], []), today=today)

@@ -169,8 +169,9 @@ def api_tokens_forget(*, token_hashes) -> None:
     transaction.on_commit(forget)
 
 
-def _forget_token(sender, instance, **kwargs) -> None:
-    api_tokens_forget(token_hashes=[instance.token_hash])
+def _forget_token(sender, instance, created=False, **kwargs) -> None:
+    if not created:  # a new token was never looked up, so never cached
+        api_tokens_forget(token_hashes=[instance.token_hash])
 
 
 def _forget_users_tokens(sender, instance, **kwargs) -> None:

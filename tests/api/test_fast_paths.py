@@ -13,6 +13,7 @@ from decimal import Decimal
 import pytest
 import redis
 from django.contrib.auth.models import Group
+from django.db import connection
 from django.utils import timezone
 
 from commitments import services
@@ -196,11 +197,12 @@ def test_a_cached_token_costs_no_query(officer_api, redis_api_cache, django_asse
     CommitmentFactory.create_batch(3)
     officer_api.get(LIST)  # fills the cache
     assert _cached_entries(redis_api_cache)
-    # the page and its co-pledgers: no token, no role, no throttle query
-    with django_assert_num_queries(2):
+    # the page and its co-pledgers (one query on PostgreSQL): no token, role or throttle
+    page = 1 if connection.vendor == "postgresql" else 2
+    with django_assert_num_queries(page):
         assert officer_api.get(f"{LIST}?page_size=50").status_code == 200
     c = Commitment.objects.first()
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(page):
         assert officer_api.get(f"{LIST}{c.pk}/").status_code == 200
 
 
@@ -260,5 +262,5 @@ def test_without_redis_every_lookup_reads_the_database(officer_api, django_asser
     # The default test cache is one process's memory: nothing is cached, nothing goes stale.
     CommitmentFactory()
     officer_api.get(LIST)
-    with django_assert_num_queries(3):  # token, page, co-pledgers
+    with django_assert_num_queries(2 if connection.vendor == "postgresql" else 3):
         officer_api.get(LIST)

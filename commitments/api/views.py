@@ -143,21 +143,20 @@ class CommitmentViewSet(
 
     def _data(self, queryset, pk) -> tuple[dict, int]:
         # Plain values, no model instances (issue 13): the JSON is built from a dict.
-        row = get_object_or_404(selectors.commitment_api_rows(queryset), pk=pk)
+        row = get_object_or_404(queryset, pk=pk)
         return s.commitments_data([row])[0], row["version"]
 
     def _respond(self, pk: int, code: int = status.HTTP_200_OK) -> Response:
-        data, version = self._data(Commitment.objects.all(), pk)
+        data, version = self._data(selectors.commitment_api_rows(), pk)
         return Response(data, status=code, headers={"ETag": etag(version)})
 
     def list(self, request, *args, **kwargs):
-        rows = selectors.commitment_api_rows(self.filter_queryset(Commitment.objects.all()))
-        page = self.paginate_queryset(rows)
+        page = self.paginate_queryset(self.filter_queryset(selectors.commitment_api_rows()))
         return self.get_paginated_response(s.commitments_data(page))
 
     def retrieve(self, request, *args, **kwargs):
         # As get_object: the query's filters apply (a row they exclude is a 404).
-        queryset = self.filter_queryset(Commitment.objects.all())
+        queryset = self.filter_queryset(selectors.commitment_api_rows())
         data, version = self._data(queryset, kwargs[self.lookup_field])
         return Response(data, headers={"ETag": etag(version)})
 

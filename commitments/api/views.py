@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import redirect_to_login
 from django.db.models import F
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -210,13 +211,16 @@ class CommitmentViewSet(
     )
     @action(detail=True, methods=["post"], filter_backends=[])
     def transitions(self, request, pk=None):
-        commitment = self.get_object()
+        # An unknown id is a 404 before anything else; the row itself is read (locked)
+        # by the service, once (issue 13: a transition's queries, tests/api/test_fast_paths).
+        if not Commitment.objects.filter(pk=pk).exists():
+            raise Http404
         serializer = s.TransitionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         version = expected_version(request)
         move = serializer.validated_data
         services.commitment_transition(
-            commitment_id=commitment.pk,
+            commitment_id=int(pk),
             to_status=move["to"],
             actor=request.user,
             channel=Channel.API,
@@ -225,7 +229,7 @@ class CommitmentViewSet(
             expected_version=version,
             due_date=move.get("due_date"),
         )
-        return self._respond(commitment.pk)
+        return self._respond(int(pk))
 
     def _sub_list(self, queryset, serializer_class):
         page = self.paginate_queryset(queryset)

@@ -264,3 +264,39 @@ def test_without_redis_every_lookup_reads_the_database(officer_api, django_asser
     officer_api.get(LIST)
     with django_assert_num_queries(2 if connection.vendor == "postgresql" else 3):
         officer_api.get(LIST)
+
+
+# --- A transition's queries ----------------------------------------------------------------
+
+
+def test_a_transition_is_a_locked_read_the_writes_and_no_more(manager, redis_api_cache):
+    from django.db import connection as db
+    from django.test.utils import CaptureQueriesContext
+
+    c = CommitmentFactory(status=Status.AGREED)
+    client = bearer_client(manager, "write")
+    etag = client.get(f"{LIST}{c.pk}/")["ETag"]  # token now cached
+    with CaptureQueriesContext(db) as ctx:
+        response = client.post(
+            f"{LIST}{c.pk}/transitions/",
+            {"to": "in_progress", "note": "go"},
+            format="json",
+            HTTP_IF_MATCH=etag,
+        )
+    assert response.status_code == 200
+    sql = [q["sql"] for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"]]
+    writes = [q.split()[0] + " " + q.split()[2 if q.startswith("INSERT") else 1] for q in sql]
+    assert writes.count('UPDATE "commitments_commitment"') == 1  # status, version, change_seq
+    assert writes.count('INSERT "commitments_statuschange"') == 1
+    assert writes.count('INSERT "commitments_auditevent"') == 1
+    if db.vendor == "postgresql":  # SQLite has no row locks
+        assert sum("FOR NO KEY UPDATE" in q or "FOR UPDATE" in q for q in sql) == 1
+    assert sum(q.startswith('UPDATE "commitments_changecounter"') for q in sql) == 1
+    assert not any(q.startswith('SELECT "commitments_changecounter"') for q in sql)
+    assert not any("DISTINCT" in q and "commitments_reminder" in q for q in sql)
+    # exists, lock, void, history, audit, counter, row, webhook endpoints, the answer's row
+    # (and its co-pledgers off PostgreSQL)
+    assert len(sql) == (9 if db.vendor == "postgresql" else 10), sql
+    c.refresh_from_db()
+    assert (c.status, c.version) == (Status.IN_PROGRESS, 2)
+    assert response["ETag"] == '"2"'

@@ -49,16 +49,20 @@ def reminders_void_stale(*, commitment: Commitment) -> int:
 
 def reminders_void_stale_many(*, commitments: Iterable[Commitment]) -> int:
     """`reminders_void_stale` for many commitments (the rule is `_stale_q`): one query to
-    find which have pending reminders, then one UPDATE voiding the stale ones."""
+    find which have pending reminders, then one UPDATE voiding the stale ones (for one
+    commitment, the UPDATE alone)."""
     by_id = {c.pk: c for c in commitments}
     if not by_id:
         return 0
-    pending = set(
-        Reminder.objects.filter(commitment_id__in=by_id, state=State.PENDING)
-        .values_list("commitment_id", flat=True)
-        .distinct()
-    )
-    ids = sorted(pending)
+    if len(by_id) == 1:
+        # One commitment (every single-item write): the UPDATE alone, no look first.
+        ids = list(by_id)
+    else:
+        ids = sorted(
+            Reminder.objects.filter(commitment_id__in=by_id, state=State.PENDING)
+            .values_list("commitment_id", flat=True)
+            .distinct()
+        )
     # One statement on PostgreSQL; on SQLite, chunks keep the parameters (about 8 per
     # commitment) under its limit of 999.
     size = len(ids) if connection.features.max_query_params is None else 100

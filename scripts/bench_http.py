@@ -49,6 +49,7 @@ from django.db import connection  # noqa: E402
 
 from commitments import services  # noqa: E402
 from commitments.models import Commitment, Role, Status  # noqa: E402
+from tracker.embedded_redis import configured_or_embedded  # noqa: E402
 
 HOST = "127.0.0.1"
 LIST_PATH = "/api/v1/commitments/?page_size=100"
@@ -80,6 +81,7 @@ def _serve(app: str, port: int, extra_env: dict[str, str]) -> subprocess.Popen:
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
     deadline = time.monotonic() + 60
@@ -150,21 +152,23 @@ def main() -> None:
 
     rates = "1000000000/minute"
     api_port, floor_port = _free_port(), _free_port()
-    servers = [
-        _serve(
-            "tracker.wsgi",
-            api_port,
-            {"API_RATE_PER_TOKEN": rates, "API_RATE_PER_USER": rates},
-        ),
-        _serve("bench_floor_app:app", floor_port, {"PYTHONPATH": str(ROOT / "scripts")}),
-    ]
-    try:
-        _measure(args, api_port, floor_port, auth, api_ids, floor_ids, total)
-    finally:
-        for server in servers:
-            os.killpg(server.pid, signal.SIGTERM)
-        for server in servers:
-            server.wait(timeout=30)
+    # Redis as in production (throttle counters, token lookups): REDIS_URL or an embedded one.
+    with configured_or_embedded() as redis_url:
+        servers = [
+            _serve(
+                "tracker.wsgi",
+                api_port,
+                {"API_RATE_PER_TOKEN": rates, "API_RATE_PER_USER": rates, "REDIS_URL": redis_url},
+            ),
+            _serve("bench_floor_app:app", floor_port, {"PYTHONPATH": str(ROOT / "scripts")}),
+        ]
+        try:
+            _measure(args, api_port, floor_port, auth, api_ids, floor_ids, total)
+        finally:
+            for server in servers:
+                os.killpg(server.pid, signal.SIGTERM)
+            for server in servers:
+                server.wait(timeout=30)
 
 
 def _measure(args, api_port, floor_port, auth, api_ids, floor_ids, total) -> None:

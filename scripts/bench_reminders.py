@@ -9,8 +9,9 @@ Measures, with the outbox emptied before each run:
 - the sweep (plan + bulk insert + marking what is due as queued), median of --runs, and
   its number of queries; then the same sweep again with nothing new (steady state);
 - delivery: a real `celery -A tracker worker` with default settings (prefork, one process
-  per CPU) sending --emails reminders to a local aiosmtpd sink; emails per second from the
-  first task queued to the last message received.
+  per CPU) sending --emails reminders, queued in batches as the sweep queues them, to a
+  local aiosmtpd sink; emails per second from the first task queued to the last message
+  received, and whether any was lost or received twice (by Message-ID).
 Deletes the reminders it made when done. Without REDIS_URL an embedded Redis is used.
 """
 
@@ -52,11 +53,22 @@ class Sink:
         self.count = 0
         self.last = 0.0
         self.lock = threading.Lock()
+        self.message_ids: list[str] = []
 
     async def handle_DATA(self, server, session, envelope):
+        content = envelope.content.decode("utf-8", "replace")
+        message_id = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in content.splitlines()
+                if line.lower().startswith("message-id:")
+            ),
+            "",
+        )
         with self.lock:
             self.count += 1
             self.last = time.perf_counter()
+            self.message_ids.append(message_id)
         return "250 OK"
 
 
@@ -153,10 +165,10 @@ def main() -> int:
             )
             time.sleep(5)  # let the pool start before the clock runs
             started = time.perf_counter()
-            from commitments.tasks import send_reminder
+            # As the sweep queues them: batches of ids, one SMTP connection per batch.
+            from commitments.services.reminders.delivery import send_tasks_queue
 
-            for reminder_id in ids:
-                send_reminder.delay(reminder_id)
+            send_tasks_queue(ids)
             queued_in = time.perf_counter() - started
             deadline = time.monotonic() + 900
             while sink.count < len(ids) and time.monotonic() < deadline:
@@ -165,10 +177,13 @@ def main() -> int:
             print(
                 f"queueing {len(ids)} send tasks: {queued_in:.2f}s ({len(ids) / queued_in:.0f}/s)"
             )
+            time.sleep(2)  # anything sent twice arrives now
+            distinct = len(set(sink.message_ids))
             print(
                 f"delivery: {sink.count} of {len(ids)} emails in {elapsed:.1f}s = "
                 f"{sink.count / elapsed:.1f} emails/s (worker default settings, "
-                f"{os.cpu_count()} CPUs)"
+                f"{os.cpu_count()} CPUs); lost {len(ids) - distinct}, "
+                f"received twice {len(sink.message_ids) - distinct}"
             )
     finally:
         if worker and worker.poll() is None:

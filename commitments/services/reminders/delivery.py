@@ -1,9 +1,15 @@
 """Delivery: claim one reminder, render it, send it, record the outcome.
 
-`reminder_send` (called by the task with an id) claims the row with a conditional UPDATE
-(pending -> sending, with a lease), sends, and marks it sent with the Message-ID. A claim
-whose lease ran out can be taken again; SMTP errors retry with backoff and end as `failed`
-after TRACKER_REMINDER_MAX_ATTEMPTS.
+`reminder_send` claims the row with a conditional UPDATE (pending -> sending, with a
+lease), sends, and marks it sent with the Message-ID. A claim whose lease ran out can be
+taken again; SMTP errors retry with backoff and end as `failed` after
+TRACKER_REMINDER_MAX_ATTEMPTS.
+
+The sweep queues the due reminders in batches of SEND_BATCH ids per task
+(`send_tasks_queue`); a batch (`reminders_deliver_batch`) sends through one SMTP
+connection, opened once and reopened after a failure, instead of one connection per
+email (issue 13). Each reminder is still claimed, sent and recorded on its own, so a
+batch that dies half-way leaves the rest to their leases and the next sweep.
 """
 
 from __future__ import annotations
@@ -27,13 +33,25 @@ from .voiding import reminder_is_stale
 logger = logging.getLogger(__name__)
 State = Reminder.State
 
-# The task is queued by name: the tasks module imports the services, never the reverse.
+# The tasks are queued by name: the tasks module imports the services, never the reverse.
 SEND_TASK = "commitments.tasks.send_reminder"
+SEND_BATCH_TASK = "commitments.tasks.send_reminders"
+# Ids per batch task: enough to spread a connection's cost, few enough that a batch ends
+# well inside one reminder's lease even on a slow relay, and that two workers share a
+# sweep's work.
+SEND_BATCH = 50
 
 
 def send_task_queue(reminder_id: int, *, countdown: int | None = None) -> None:
     """Queue one send task (ids only). Raises when the broker is down; callers decide."""
     task_queue(SEND_TASK, reminder_id, countdown=countdown)
+
+
+def send_tasks_queue(reminder_ids: list[int]) -> None:
+    """Queue batch send tasks for these ids, SEND_BATCH per task. Raises when the broker
+    is down; callers decide."""
+    for start in range(0, len(reminder_ids), SEND_BATCH):
+        task_queue(SEND_BATCH_TASK, reminder_ids[start : start + SEND_BATCH])
 
 
 def reminder_claim(*, reminder_id: int, now: dt.datetime | None = None) -> dt.datetime | None:
@@ -72,8 +90,11 @@ class SendOutcome:
     retry_in: int = 0
 
 
-def reminder_send(*, reminder_id: int, now: dt.datetime | None = None) -> SendOutcome:
-    """Claim, render, send and record one reminder. Safe to call twice for the same id."""
+def reminder_send(
+    *, reminder_id: int, now: dt.datetime | None = None, connection=None
+) -> SendOutcome:
+    """Claim, render, send and record one reminder. Safe to call twice for the same id.
+    Sends through `connection` (an open email backend) when given, else a new one."""
     now = now or timezone.now()
     lease = reminder_claim(reminder_id=reminder_id, now=now)
     if lease is None:
@@ -104,8 +125,11 @@ def reminder_send(*, reminder_id: int, now: dt.datetime | None = None) -> SendOu
             _finish(reminder_id, lease, state=State.VOID, lease_until=None)
             return SendOutcome("void")
         message.extra_headers["Message-ID"] = message_id_for(reminder)
-        with get_connection() as conn:
-            conn.send_messages([message])
+        if connection is not None:
+            connection.send_messages([message])
+        else:
+            with get_connection() as conn:
+                conn.send_messages([message])
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"[:2000]
         logger.warning(
@@ -148,16 +172,52 @@ def reminder_send(*, reminder_id: int, now: dt.datetime | None = None) -> SendOu
 
 
 def reminder_deliver(*, reminder_id: int) -> SendOutcome:
-    """What the send task does: `reminder_send`, then queue the retry it asks for.
+    """What the single send task does (retries, redeliveries): a batch of one."""
+    return reminders_deliver_batch(reminder_ids=[reminder_id])[0]
 
-    The row is already back to pending with its new time, so the queued retry is only a
-    shortcut that spares waiting for the next sweep; losing it loses nothing. Never longer
-    than the broker's visibility timeout (Redis would redeliver the countdown message early).
+
+def reminders_deliver_batch(*, reminder_ids: list[int]) -> list[SendOutcome]:
+    """What the send tasks do: `reminder_send` for each id through one SMTP connection,
+    then queue the retries they ask for. After a failed send the connection is closed
+    and opened again for the rest (a relay that dropped it fails one email, not all).
+
+    A retry's row is already back to pending with its new time, so the queued retry is
+    only a shortcut that spares waiting for the next sweep; losing it loses nothing.
+    Never longer than the broker's visibility timeout (Redis would redeliver the
+    countdown message early).
     """
-    outcome = reminder_send(reminder_id=reminder_id)
-    if outcome.status == "retry":
-        try:
-            send_task_queue(reminder_id, countdown=retry_countdown(outcome.retry_in))
-        except Exception:
-            logger.warning("could not queue a retry of reminder %s; the sweep will", reminder_id)
-    return outcome
+    connection = get_connection()
+    _open(connection)
+    outcomes = []
+    try:
+        for reminder_id in reminder_ids:
+            outcome = reminder_send(reminder_id=reminder_id, connection=connection)
+            outcomes.append(outcome)
+            if outcome.status in ("retry", "failed"):
+                _close(connection)
+                _open(connection)
+            if outcome.status == "retry":
+                try:
+                    send_task_queue(reminder_id, countdown=retry_countdown(outcome.retry_in))
+                except Exception:
+                    logger.warning(
+                        "could not queue a retry of reminder %s; the sweep will", reminder_id
+                    )
+    finally:
+        _close(connection)
+    return outcomes
+
+
+def _open(connection) -> None:
+    # A relay that refuses now fails each send below, which then retries as usual.
+    try:
+        connection.open()
+    except Exception as exc:
+        logger.warning("could not open the mail connection: %s: %s", type(exc).__name__, exc)
+
+
+def _close(connection) -> None:
+    try:
+        connection.close()
+    except Exception:  # a broken connection is closed anyway; nothing to keep
+        logger.debug("closing a broken mail connection", exc_info=True)

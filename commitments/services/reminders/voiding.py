@@ -81,6 +81,14 @@ def reminders_void_stale_many(*, commitments: Iterable[Commitment]) -> int:
 
 
 def reminder_is_stale(reminder: Reminder) -> bool:
-    if reminder.commitment_id is None:
-        return False
-    return Reminder.objects.filter(pk=reminder.pk).filter(_stale_q(reminder.commitment)).exists()
+    return bool(reminders_stale_ids([reminder]))
+
+
+def reminders_stale_ids(reminders: Iterable[Reminder]) -> set[int]:
+    """Which of these reminders (with their commitments loaded) no longer match their
+    commitment: one query for any number."""
+    about = [r for r in reminders if r.commitment_id is not None]
+    if not about:
+        return set()
+    stale = reduce(operator.or_, (Q(pk=r.pk) & _stale_q(r.commitment) for r in about))
+    return set(Reminder.objects.filter(stale).values_list("pk", flat=True))

@@ -424,79 +424,91 @@ def commitment_undo(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _panel_write(
+    request: HttpRequest,
+    commitment: Commitment,
+    form_name: str,
+    form,
+    write,
+    message,
+    *,
+    keep: tuple[str, ...] = (),
+    fields: dict[str, str] | None = None,
+) -> HttpResponse:
+    """What every form on the commitment's page does with a POST: a valid form runs
+    `write(cleaned_data)` (one service call); a stale version refuses it and keeps what
+    was typed (`keep`, 409); a refused move or a service's ValidationError comes back on
+    the form (422); success returns to the commitment with `message(cleaned_data)`."""
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            write(data)
+        except VersionConflict:
+            return _conflict(request, commitment.pk, form_name, keep)
+        except TransitionNotAllowed as exc:
+            form.add_error("to_status", exc.reason)
+        except ValidationError as exc:
+            add_service_errors(form, exc, fields)
+        else:
+            return _done(request, commitment, message(data))
+    return _render_detail(request, commitment, status=INVALID, **{form_name: form})
+
+
 @write_endpoint
 def commitment_transition(request: HttpRequest, pk: int) -> HttpResponse:
     commitment = _editable(request, pk)
     form = TransitionForm(request.POST, commitment=commitment, user=request.user)
-    if form.is_valid():
-        try:
-            services.commitment_transition(
-                commitment_id=commitment.pk,
-                to_status=form.cleaned_data["to_status"],
-                actor=request.user,
-                channel=Channel.WEB,
-                note=form.cleaned_data["note"],
-                evidence=form.evidence(),
-                expected_version=form.cleaned_data["version"],
-                due_date=form.cleaned_data.get("due_date"),
-            )
-        except VersionConflict:
-            return _conflict(
-                request,
-                pk,
-                "transition_form",
-                ("note", "evidence_url", "evidence_title", "evidence_kind"),
-            )
-        except TransitionNotAllowed as exc:
-            form.add_error("to_status", exc.reason)
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            labels = dict(Status.choices)
-            return _done(
-                request,
-                commitment,
-                _("Status changed to %(s)s.") % {"s": labels[form.cleaned_data["to_status"]]},
-            )
-    return _render_detail(request, commitment, status=INVALID, transition_form=form)
+    labels = dict(Status.choices)
+    return _panel_write(
+        request,
+        commitment,
+        "transition_form",
+        form,
+        lambda data: services.commitment_transition(
+            commitment_id=commitment.pk,
+            to_status=data["to_status"],
+            actor=request.user,
+            channel=Channel.WEB,
+            note=data["note"],
+            evidence=form.evidence(),
+            expected_version=data["version"],
+            due_date=data.get("due_date"),
+        ),
+        lambda data: _("Status changed to %(s)s.") % {"s": labels[data["to_status"]]},
+        keep=("note", "evidence_url", "evidence_title", "evidence_kind"),
+    )
 
 
 @write_endpoint
 def evidence_add(request: HttpRequest, pk: int) -> HttpResponse:
     commitment = _editable(request, pk)
     form = EvidenceForm(request.POST)
-    if form.is_valid():
-        try:
-            services.evidence_add(
-                commitment_id=commitment.pk,
-                actor=request.user,
-                channel=Channel.WEB,
-                item=form.item(),
-            )
-        except ValidationError as exc:
-            add_service_errors(form, exc, {"evidence[0]": "url"})
-        else:
-            return _done(request, commitment, _("Evidence added."))
-    return _render_detail(request, commitment, status=INVALID, evidence_form=form)
+    return _panel_write(
+        request,
+        commitment,
+        "evidence_form",
+        form,
+        lambda data: services.evidence_add(
+            commitment_id=commitment.pk, actor=request.user, channel=Channel.WEB, item=form.item()
+        ),
+        lambda data: _("Evidence added."),
+        fields={"evidence[0]": "url"},
+    )
 
 
 @write_endpoint
 def note_add(request: HttpRequest, pk: int) -> HttpResponse:
     commitment = _editable(request, pk)
-    form = NoteForm(request.POST)
-    if form.is_valid():
-        try:
-            services.note_add(
-                commitment_id=commitment.pk,
-                actor=request.user,
-                channel=Channel.WEB,
-                text=form.cleaned_data["text"],
-            )
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            return _done(request, commitment, _("Note added."))
-    return _render_detail(request, commitment, status=INVALID, note_form=form)
+    return _panel_write(
+        request,
+        commitment,
+        "note_form",
+        NoteForm(request.POST),
+        lambda data: services.note_add(
+            commitment_id=commitment.pk, actor=request.user, channel=Channel.WEB, text=data["text"]
+        ),
+        lambda data: _("Note added."),
+    )
 
 
 @write_endpoint
@@ -526,24 +538,22 @@ def note_retract(request: HttpRequest, pk: int, note_pk: int) -> HttpResponse:
 @write_endpoint
 def commitment_snooze(request: HttpRequest, pk: int) -> HttpResponse:
     commitment = _editable(request, pk)
-    form = SnoozeForm(request.POST, commitment=commitment)
-    if form.is_valid():
-        try:
-            services.commitment_snooze(
-                commitment_id=commitment.pk,
-                actor=request.user,
-                channel=Channel.WEB,
-                until=form.cleaned_data["until"],
-                reason=form.cleaned_data["reason"],
-                expected_version=form.cleaned_data["version"],
-            )
-        except VersionConflict:
-            return _conflict(request, pk, "snooze_form", ("until", "reason"))
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            return _done(request, commitment, _("Follow-up snoozed."))
-    return _render_detail(request, commitment, status=INVALID, snooze_form=form)
+    return _panel_write(
+        request,
+        commitment,
+        "snooze_form",
+        SnoozeForm(request.POST, commitment=commitment),
+        lambda data: services.commitment_snooze(
+            commitment_id=commitment.pk,
+            actor=request.user,
+            channel=Channel.WEB,
+            until=data["until"],
+            reason=data["reason"],
+            expected_version=data["version"],
+        ),
+        lambda data: _("Follow-up snoozed."),
+        keep=("until", "reason"),
+    )
 
 
 @write_endpoint
@@ -551,28 +561,22 @@ def commitment_reassign(request: HttpRequest, pk: int) -> HttpResponse:
     commitment = _commitment(pk)
     if not can_reassign(request.user):
         raise PermissionDenied(_("Only a manager may reassign a commitment."))
-    form = ReassignForm(request.POST, commitment=commitment)
-    if form.is_valid():
-        try:
-            services.commitment_reassign(
-                commitment_id=commitment.pk,
-                actor=request.user,
-                channel=Channel.WEB,
-                owner=form.cleaned_data["owner"],
-                note=form.cleaned_data["note"],
-                expected_version=form.cleaned_data["version"],
-            )
-        except VersionConflict:
-            return _conflict(request, pk, "reassign_form", ("owner", "note"))
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            return _done(
-                request,
-                commitment,
-                _("Reassigned to %(u)s.") % {"u": form.cleaned_data["owner"].get_username()},
-            )
-    return _render_detail(request, commitment, status=INVALID, reassign_form=form)
+    return _panel_write(
+        request,
+        commitment,
+        "reassign_form",
+        ReassignForm(request.POST, commitment=commitment),
+        lambda data: services.commitment_reassign(
+            commitment_id=commitment.pk,
+            actor=request.user,
+            channel=Channel.WEB,
+            owner=data["owner"],
+            note=data["note"],
+            expected_version=data["version"],
+        ),
+        lambda data: _("Reassigned to %(u)s.") % {"u": data["owner"].get_username()},
+        keep=("owner", "note"),
+    )
 
 
 # --- Search ---------------------------------------------------------------------------

@@ -484,8 +484,16 @@ def visit_dataset_load(*, path: Path | str, baseline: Path | str | None = None) 
 
     (code,) = run.keys("visit")
     visit = _load_visit(run, code, people, sources)
-    _load_meetings(run, visit, people, sources)
-    _load_context(run, visit, sources)
+    _load_children(
+        run,
+        visit,
+        sources,
+        kind="meeting",
+        model=Meeting,
+        name_field="title",
+        to_many=("participants", people),
+    )
+    _load_children(run, visit, sources, kind="context", model=ContextFact, name_field="key")
     _load_commitments(run, visit, orgs, sources)
     _withdraw(run)
     return run.result
@@ -532,53 +540,38 @@ def _load_visit(run: _Run, code: str, people: dict, sources: dict) -> Visit:
     return visit
 
 
-def _child_values(run: _Run, kind: str, key: str, found, label: str, *, new: tuple):
-    """A visit's child row (meeting, context fact) and the values to write into it: all
-    of the file's for a new row, the three-way merge for one already there."""
-    if found is None:
-        wanted = run.plan[(kind, key)]
-        run.remember(kind, key, wanted)
-        model, fields = new
-        return model(**fields), wanted
-    return found, run.merge(kind, key, found, label)
-
-
-def _load_meetings(run: _Run, visit: Visit, people: dict, sources: dict) -> None:
-    existing = {m.title: m for m in visit.meetings.select_related("source")}
-    for key in run.keys("meeting"):
-        title = key.split("/", 1)[1]
-        meeting, apply = _child_values(
-            run,
-            "meeting",
-            key,
-            existing.get(title),
-            f"meeting {title}",
-            new=(Meeting, {"visit": visit, "title": title}),
-        )
-        values = {k: v for k, v in apply.items() if k != "participants"}
+def _load_children(
+    run: _Run,
+    visit: Visit,
+    sources: dict,
+    *,
+    kind: str,
+    model,
+    name_field: str,
+    to_many: tuple[str, dict] | None = None,
+) -> None:
+    """A visit's child rows of one kind (meetings by title, context facts by key): a new
+    row takes all of the file's values, one already there the three-way merge. A
+    `source` value names one of the file's sources; `to_many` (field, rows by name) is a
+    many-to-many set after the row is saved."""
+    many_field, many_rows = to_many or ("", {})
+    rows = model.objects.filter(visit=visit).select_related("source")
+    existing = {getattr(row, name_field): row for row in rows}
+    for key in run.keys(kind):
+        name = key.split("/", 1)[1]
+        row = existing.get(name)
+        if row is None:
+            apply = run.plan[(kind, key)]
+            run.remember(kind, key, apply)
+            row = model(visit=visit, **{name_field: name})
+        else:
+            apply = run.merge(kind, key, row, f"{kind} {name}")
+        values = {k: v for k, v in apply.items() if k != many_field}
         if "source" in values:
             values["source"] = sources[values["source"]]
-        _save(meeting, values)
-        if "participants" in apply:
-            meeting.participants.set([people[n] for n in apply["participants"]])
-
-
-def _load_context(run: _Run, visit: Visit, sources: dict) -> None:
-    existing = {c.key: c for c in visit.context_facts.select_related("source")}
-    for key in run.keys("context"):
-        fact_key = key.split("/", 1)[1]
-        fact, apply = _child_values(
-            run,
-            "context",
-            key,
-            existing.get(fact_key),
-            f"context {fact_key}",
-            new=(ContextFact, {"visit": visit, "key": fact_key}),
-        )
-        values = dict(apply)
-        if "source" in values:
-            values["source"] = sources[values["source"]]
-        _save(fact, values)
+        _save(row, values)
+        if many_field in apply:
+            getattr(row, many_field).set([many_rows[n] for n in apply[many_field]])
 
 
 def _parents_first(references: list[str], plan: dict) -> list[str]:

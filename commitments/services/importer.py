@@ -115,6 +115,16 @@ def _list(obj: dict, key: str, where: str) -> list:
     return value
 
 
+def _keyed(obj: dict, section: str, key: str, *, within: str = "file"):
+    """The entries of list `section` of `obj`, each with its natural key (`key`,
+    required) and its place in the file for error messages (`people[2]`,
+    `visit.meetings[0]`)."""
+    prefix = "" if within == "file" else f"{within}."
+    for i, entry in enumerate(_list(obj, section, within)):
+        where = f"{prefix}{section}[{i}]"
+        yield entry, _req(entry, key, where), where
+
+
 def _iso(value: Any, where: str) -> str | None:
     if value in (None, ""):
         return None
@@ -142,9 +152,8 @@ def _plan(data: dict) -> dict[tuple[str, str], dict[str, Any]]:
     """
     plan: dict[tuple[str, str], dict[str, Any]] = {}
     org_names: dict[str, str] = {}
-    for i, o in enumerate(_list(data, "organisations", "file")):
-        where = f"organisations[{i}]"
-        key, name = _req(o, "key", where), _req(o, "name", where)
+    for o, key, where in _keyed(data, "organisations", "key"):
+        name = _req(o, "name", where)
         org_names[key] = name
         plan[("organisation", name)] = {
             "aliases": list(o.get("aliases", [])),
@@ -160,9 +169,7 @@ def _plan(data: dict) -> dict[tuple[str, str], dict[str, Any]]:
         return org_names[key]
 
     people = set()
-    for i, p in enumerate(_list(data, "people", "file")):
-        where = f"people[{i}]"
-        name = _req(p, "name", where)
+    for p, name, where in _keyed(data, "people", "name"):
         people.add(name)
         plan[("person", name)] = {
             "aliases": list(p.get("aliases", [])),
@@ -176,9 +183,7 @@ def _plan(data: dict) -> dict[tuple[str, str], dict[str, Any]]:
         return name
 
     source_keys = set()
-    for i, s in enumerate(_list(data, "sources", "file")):
-        where = f"sources[{i}]"
-        key = _req(s, "key", where)
+    for s, key, where in _keyed(data, "sources", "key"):
         source_keys.add(key)
         plan[("source", key)] = {
             "kind": s.get("kind", ""),
@@ -209,9 +214,8 @@ def _plan(data: dict) -> dict[tuple[str, str], dict[str, Any]]:
         "summary": v.get("summary", ""),
         "sources": sorted(source(k, "visit.sources") for k in _list(v, "sources", "visit")),
     }
-    for i, m in enumerate(_list(v, "meetings", "visit")):
-        where = f"visit.meetings[{i}]"
-        plan[("meeting", f"{code}/{_req(m, 'title', where)}")] = {
+    for m, title, where in _keyed(v, "meetings", "title", within="visit"):
+        plan[("meeting", f"{code}/{title}")] = {
             "held_on": _iso(m.get("held_on"), where),
             "summary": m.get("summary", ""),
             "source": source(_req(m, "source", where), where),

@@ -121,9 +121,11 @@ def today_local(now: dt.datetime | None = None) -> dt.date:
 IS_OPEN = ~Q(status__in=sorted(TERMINAL_STATUSES))
 
 
-def overdue_q(on: dt.date) -> Q:
-    """Overdue: open, with a due date before `on` (a day in the tracker's zone)."""
-    return IS_OPEN & Q(due_date__lt=on)
+def overdue_q(on: dt.date, *, open_q: Q = IS_OPEN) -> Q:
+    """Overdue: open, with a due date before `on` (a day in the tracker's zone). Open
+    means open now, unless a caller rebuilding a past day passes what open meant on that
+    day (the dashboard's trend reads it from the status history)."""
+    return open_q & Q(due_date__lt=on)
 
 
 def is_overdue_on(*, status: str, due_date: dt.date | None, on: dt.date) -> bool:

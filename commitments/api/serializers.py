@@ -171,9 +171,7 @@ def _datetime(value):
 
 class CommitmentTextsSerializer(StrictMixin, serializers.Serializer):
     title = LimitedCharField(limit=_limit(Commitment, "title"), required=False, allow_blank=True)
-    description = LimitedCharField(
-        limit=DESCRIPTION_MAX_LENGTH, required=False, allow_blank=True
-    )
+    description = LimitedCharField(limit=DESCRIPTION_MAX_LENGTH, required=False, allow_blank=True)
 
 
 class CommitmentTranslationsSerializer(StrictMixin, serializers.Serializer):

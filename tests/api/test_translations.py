@@ -1,4 +1,3 @@
-# ruff: noqa: RUF001 - Cyrillic and Arabic script on purpose
 """Issue 15: a commitment's translations over the API. `title` and `description` stay
 the original; the tracker's translations are read and written under `translations`."""
 

@@ -95,10 +95,13 @@ def test_a_dari_officer_snoozes_with_a_solar_hijri_date(client, dari_officer):
     assert "در تقویم هجری شمسی چنین روزی وجود ندارد" in bad.content.decode()
     commitment.refresh_from_db()
     assert commitment.snoozed_until is None and commitment.version == 1
-    good = client.post(url, {"version": 1, "until": "۱۰/۱۰/۱۴۰۸", "reason": "سفر"})
+    until = dt.date.today() + dt.timedelta(days=30)
+    y, m, d = calendars.to_solar_hijri(until)
+    typed = f"{d}/{m}/{y}".translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+    good = client.post(url, {"version": 1, "until": typed, "reason": "سفر"})
     assert good.status_code == 302
     commitment.refresh_from_db()
-    assert commitment.snoozed_until == dt.date(2029, 12, 31)  # 10 Jadi 1408
+    assert commitment.snoozed_until == until
 
 
 @pytest.mark.django_db

@@ -43,6 +43,9 @@ def shown(obj: Any, field: str, texts: Mapping[str, str], language: str | None =
     """(text, language) to show for obj.<field>: the translation in the reader's language
     with that language's code, or the original with None."""
     language = language or reader_language()
+    found = getattr(obj, "translations", None)
+    if isinstance(found, dict):  # a row read with its translations (selectors.OverdueGroup)
+        return (found[language], language) if found.get(language) else (obj.name, None)
     if field in texts and language in languages():
         value = getattr(obj, column(texts[field], language), None)
         if value:

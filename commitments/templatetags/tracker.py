@@ -297,7 +297,7 @@ def tr(obj, field: str = "title", truncate: int = 0) -> str:
         if translation.get_language_bidi():
             return format_html('<span dir="auto">{}</span>', body)
         return conditional_escape(body)
-    original = getattr(obj, field)
+    original = getattr(obj, field, "")
     return format_html(
         '<span lang="{}" dir="auto" class="translated">{}</span>'
         ' <small class="tr-mark" title="{}">{}</small>',

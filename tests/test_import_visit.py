@@ -321,13 +321,9 @@ def test_the_data_set_loads_titles_and_names_in_four_languages_beside_the_origin
 
 def test_an_edited_translation_is_kept_and_an_untouched_one_follows_the_file(db, tmp_path):
     _import()
-    edited = Commitment.objects.get(reference="KZ-AF-2025-005")
-    services.commitment_update(
-        commitment_id=edited.pk,
-        actor=None,
-        channel=Channel.SYSTEM,
-        data={"translated_title_ru": "Торговый дом Казахстана в Кабуле"},
-    )
+    edited = Commitment.objects.get(reference="KZ-AF-2025-005").pk
+    ru = {"translated_title_ru": "Торговый дом Казахстана в Кабуле"}
+    services.commitment_update(commitment_id=edited, actor=None, channel="system", data=ru)
 
     def edit(data):
         _item(data, "KZ-AF-2025-005")["translations"]["ru"]["title"] = "Новое из файла"

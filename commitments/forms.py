@@ -33,13 +33,28 @@ def day_field(label: str, *, required: bool = True) -> forms.DateField:
     return CalendarDateField(label=label, required=required)
 
 
-class _VersionedForm(forms.Form):
+class PanelForm(forms.Form):
+    """A form on the commitment's page that one service call writes: its cleaned fields
+    named in `service_fields` are the service's keyword arguments of the same name."""
+
+    service_fields: tuple[str, ...] = ()
+
+    def service_args(self) -> dict:
+        return {name: self.cleaned_data.get(name) for name in self.service_fields}
+
+
+class _VersionedForm(PanelForm):
     # The commitment version the page was built from: the service refuses the write
     # when someone else changed the commitment since.
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
+    def service_args(self) -> dict:
+        return {**super().service_args(), "expected_version": self.cleaned_data["version"]}
+
 
 class TransitionForm(_VersionedForm):
+    service_fields = ("to_status", "note", "due_date")
+
     to_status = forms.ChoiceField(label=_("New status"))
     note = forms.CharField(
         label=_("Reason or note"),
@@ -100,6 +115,9 @@ class TransitionForm(_VersionedForm):
                 self.add_error("note", _("Say why in a note."))
         return data
 
+    def service_args(self) -> dict:
+        return {**super().service_args(), "evidence": self.evidence()}
+
     def evidence(self) -> list[EvidenceInput]:
         data = self.cleaned_data
         if not data.get("evidence_url"):
@@ -127,7 +145,7 @@ def move_choices(commitment: Commitment, user) -> list[tuple[str, str]]:
     return [(value, label) for value, label in Status.choices if value in allowed]
 
 
-class EvidenceForm(forms.Form):
+class EvidenceForm(PanelForm):
     url = forms.CharField(
         label=_("Link"),
         max_length=EVIDENCE_URL_MAX,
@@ -139,6 +157,9 @@ class EvidenceForm(forms.Form):
     )
     published_on = day_field(_("Published on"), required=False)
 
+    def service_args(self) -> dict:
+        return {"item": self.item()}
+
     def item(self) -> EvidenceInput:
         data = self.cleaned_data
         return EvidenceInput(
@@ -149,7 +170,9 @@ class EvidenceForm(forms.Form):
         )
 
 
-class NoteForm(forms.Form):
+class NoteForm(PanelForm):
+    service_fields = ("text",)
+
     text = forms.CharField(
         label=_("Note"), max_length=NOTE_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 3})
     )
@@ -160,6 +183,8 @@ class RetractForm(forms.Form):
 
 
 class SnoozeForm(_VersionedForm):
+    service_fields = ("until", "reason")
+
     until = day_field(_("Snooze follow-up until"))
     reason = forms.CharField(label=_("Reason"), max_length=SHORT_NOTE_MAX_LENGTH)
 
@@ -169,6 +194,8 @@ class SnoozeForm(_VersionedForm):
 
 
 class ReassignForm(_VersionedForm):
+    service_fields = ("owner", "note")
+
     owner = forms.ModelChoiceField(label=_("New owner"), queryset=get_user_model().objects.none())
     note = forms.CharField(label=_("Note"), required=False, max_length=SHORT_NOTE_MAX_LENGTH)
 

@@ -121,9 +121,11 @@ def today_local(now: dt.datetime | None = None) -> dt.date:
 IS_OPEN = ~Q(status__in=sorted(TERMINAL_STATUSES))
 
 
-def overdue_q(on: dt.date) -> Q:
-    """Overdue: open, with a due date before `on` (a day in the tracker's zone)."""
-    return IS_OPEN & Q(due_date__lt=on)
+def overdue_q(on: dt.date, *, open_q: Q = IS_OPEN) -> Q:
+    """Overdue: open, with a due date before `on` (a day in the tracker's zone). Open
+    means open now, unless a caller rebuilding a past day passes what open meant on that
+    day (the dashboard's trend reads it from the status history)."""
+    return open_q & Q(due_date__lt=on)
 
 
 def is_overdue_on(*, status: str, due_date: dt.date | None, on: dt.date) -> bool:
@@ -137,6 +139,19 @@ def snoozed_q(on: dt.date) -> Q:
     tracker's zone): the snooze runs to the end of `snoozed_until`. It never hides an item
     from overdue lists; it only holds follow-ups (`Reminder.held_by_snooze_q`)."""
     return Q(snoozed_until__gt=on)
+
+
+def external_key(field_class, verbose_name, *, max_length: int, help_text) -> models.Field:
+    """A row's identifier in an imported data set or an integrated system: optional, and
+    empty (never NULL) when not set, so that `unique_when_set` can make it unique."""
+    return field_class(
+        verbose_name, max_length=max_length, blank=True, default="", help_text=help_text
+    )
+
+
+def unique_when_set(field: str, name: str) -> models.UniqueConstraint:
+    """Unique among the rows where `field` (an `external_key`) is set."""
+    return models.UniqueConstraint(fields=[field], condition=~Q(**{field: ""}), name=name)
 
 
 class DocumentKind(models.TextChoices):
@@ -167,11 +182,10 @@ class Source(models.Model):
     """A document that reports on a visit. Its URL is left empty until a real one is known;
     a publisher the text does not name is left empty too."""
 
-    key = models.SlugField(
+    key = external_key(
+        models.SlugField,
         _("key"),
         max_length=50,
-        blank=True,
-        default="",
         help_text=_("Stable key of the source in imported data sets (e.g. 'press')."),
     )
     kind = models.CharField(
@@ -195,7 +209,7 @@ class Source(models.Model):
         ordering = ["published_on", "title"]
         constraints = [
             models.UniqueConstraint(fields=["title", "publisher"], name="source_unique_title"),
-            models.UniqueConstraint(fields=["key"], condition=~Q(key=""), name="source_key_unique"),
+            unique_when_set("key", "source_key_unique"),
         ]
 
     def __str__(self) -> str:
@@ -557,11 +571,10 @@ class Commitment(models.Model):
         related_name="commitments",
     )
     source_quote = models.CharField(_("quoted phrase"), max_length=500, blank=True)
-    external_id = models.CharField(
+    external_id = external_key(
+        models.CharField,
         _("external id"),
         max_length=100,
-        blank=True,
-        default="",
         help_text=_("Identifier in an integrated system; unique when set."),
     )
     # Set only by load_demo (services.demo): the row exists for the demo, and its owner,
@@ -585,11 +598,7 @@ class Commitment(models.Model):
     class Meta:
         ordering = ["reference"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["external_id"],
-                condition=~Q(external_id=""),
-                name="commitment_external_id_unique",
-            ),
+            unique_when_set("external_id", "commitment_external_id_unique"),
             models.CheckConstraint(
                 condition=Q(progress__gte=0) & Q(progress__lte=100),
                 name="commitment_progress_0_100",

@@ -36,6 +36,7 @@ from .models import (
     Status,
     StatusChange,
     Visit,
+    is_overdue_on,
     overdue_q,
     today_local,
 )
@@ -149,7 +150,7 @@ def export_rows(queryset: QuerySet[Commitment], *, chunk_size: int = 2000) -> It
         for pk, ref, title, status, due, username, first, last_name, pledger, *rest in chunk:
             beneficiary, *rest = rest
             sector, kind, amount, currency, unit, year, follow_up = rest
-            overdue = due is not None and due < today and status not in TERMINAL_STATUSES
+            overdue = is_overdue_on(status=status, due_date=due, on=today)
             _, at, note = last.get(pk, (0, None, ""))
             yield ExportRow(
                 reference=ref,
@@ -585,31 +586,27 @@ def _trend(on: dt.date) -> list[tuple[dt.date, int]]:
     status, for commitments closed now: one later reopened and closed again counts as
     open between the two (a rare case, and the error is on the side of showing more)."""
     weeks = [on - dt.timedelta(weeks=TREND_WEEKS - 1 - i) for i in range(TREND_WEEKS)]
+    closed = sorted(TERMINAL_STATUSES)
     closed_at = Subquery(
-        StatusChange.objects.filter(
-            commitment=OuterRef("pk"), to_status__in=[Status.FULFILLED, Status.CANCELLED]
-        )
+        StatusChange.objects.filter(commitment=OuterRef("pk"), to_status__in=closed)
         .order_by("-version")
         .values("at")[:1]
     )
     zone = timezone.get_default_timezone()
+
+    def open_on(day: dt.date) -> Q:
+        """Open at the end of `day`: recorded by then and not closed by then."""
+        end = _end_of(day, zone)
+        return Q(created_at__lt=end) & (Q(closed_at__isnull=True) | Q(closed_at__gte=end))
+
     counts = (
         Commitment.objects.order_by()
-        .filter(due_date__lt=on)
-        .annotate(
-            closed_at=Case(
-                When(status__in=[Status.FULFILLED, Status.CANCELLED], then=closed_at),
-                default=None,
-            )
-        )
+        # Only what was due before the last day can be overdue on any of the days.
+        .filter(overdue_q(on, open_q=Q()))
+        .annotate(closed_at=Case(When(status__in=closed, then=closed_at), default=None))
         .aggregate(
             **{
-                f"w{i}": Count(
-                    "pk",
-                    filter=Q(due_date__lt=day)
-                    & Q(created_at__lt=_end_of(day, zone))
-                    & (Q(closed_at__isnull=True) | Q(closed_at__gte=_end_of(day, zone))),
-                )
+                f"w{i}": Count("pk", filter=overdue_q(day, open_q=open_on(day)))
                 for i, day in enumerate(weeks)
             }
         )

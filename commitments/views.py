@@ -358,7 +358,21 @@ def _done(request: HttpRequest, commitment: Commitment, message: str) -> HttpRes
     return redirect(commitment.get_absolute_url(), permanent=False)
 
 
-def _conflict(request: HttpRequest, pk: int, form_name: str, keep: tuple[str, ...]):
+# The page's forms by class: the name the template knows each by, and what a refused
+# stale write gives back of what the user typed.
+_PANEL_FORMS = {
+    TransitionForm: (
+        "transition_form",
+        ("note", "evidence_url", "evidence_title", "evidence_kind"),
+    ),
+    EvidenceForm: ("evidence_form", ()),
+    NoteForm: ("note_form", ()),
+    SnoozeForm: ("snooze_form", ("until", "reason")),
+    ReassignForm: ("reassign_form", ("owner", "note")),
+}
+
+
+def _conflict(request: HttpRequest, pk: int, form_class: type) -> HttpResponse:
     """Refuse a stale write: show the current state, keep what the user typed."""
     current = _commitment(pk)
     messages.error(
@@ -368,12 +382,8 @@ def _conflict(request: HttpRequest, pk: int, form_name: str, keep: tuple[str, ..
             "Its current state is shown below: check it and submit again."
         ),
     )
+    form_name, keep = _PANEL_FORMS[form_class]
     typed = {name: request.POST.get(name, "") for name in keep}
-    form_class = {
-        "transition_form": TransitionForm,
-        "snooze_form": SnoozeForm,
-        "reassign_form": ReassignForm,
-    }[form_name]
     extra = {"user": request.user} if form_class is TransitionForm else {}
     form = form_class(initial=typed, commitment=current, **extra)
     return _render_detail(request, current, status=409, **{form_name: form})
@@ -424,79 +434,61 @@ def commitment_undo(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _panel_write(
+    request: HttpRequest, commitment: Commitment, form, service, done, *, fields=None
+) -> HttpResponse:
+    """What every form on the commitment's page does with a POST: a valid form calls
+    `service` with the form's `service_args()`, by this user through the web; a stale
+    version refuses it and keeps what was typed (409); a refused move or the service's
+    ValidationError comes back on the form (422, `fields` maps the service's field names
+    to the form's); success returns to the commitment with the message `done` (or
+    `done(cleaned_data)`)."""
+    if form.is_valid():
+        try:
+            service(
+                commitment_id=commitment.pk,
+                actor=request.user,
+                channel=Channel.WEB,
+                **form.service_args(),
+            )
+        except VersionConflict:
+            return _conflict(request, commitment.pk, type(form))
+        except TransitionNotAllowed as exc:
+            form.add_error("to_status", exc.reason)
+        except ValidationError as exc:
+            add_service_errors(form, exc, fields)
+        else:
+            message = done(form.cleaned_data) if callable(done) else done
+            return _done(request, commitment, message)
+    form_name, _keep = _PANEL_FORMS[type(form)]
+    return _render_detail(request, commitment, status=INVALID, **{form_name: form})
+
+
 @write_endpoint
 def commitment_transition(request: HttpRequest, pk: int) -> HttpResponse:
     commitment = _editable(request, pk)
     form = TransitionForm(request.POST, commitment=commitment, user=request.user)
-    if form.is_valid():
-        try:
-            services.commitment_transition(
-                commitment_id=commitment.pk,
-                to_status=form.cleaned_data["to_status"],
-                actor=request.user,
-                channel=Channel.WEB,
-                note=form.cleaned_data["note"],
-                evidence=form.evidence(),
-                expected_version=form.cleaned_data["version"],
-                due_date=form.cleaned_data.get("due_date"),
-            )
-        except VersionConflict:
-            return _conflict(
-                request,
-                pk,
-                "transition_form",
-                ("note", "evidence_url", "evidence_title", "evidence_kind"),
-            )
-        except TransitionNotAllowed as exc:
-            form.add_error("to_status", exc.reason)
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            labels = dict(Status.choices)
-            return _done(
-                request,
-                commitment,
-                _("Status changed to %(s)s.") % {"s": labels[form.cleaned_data["to_status"]]},
-            )
-    return _render_detail(request, commitment, status=INVALID, transition_form=form)
+    labels = dict(Status.choices)
+
+    def done(data: dict) -> str:
+        return _("Status changed to %(s)s.") % {"s": labels[data["to_status"]]}
+
+    return _panel_write(request, commitment, form, services.commitment_transition, done)
 
 
 @write_endpoint
 def evidence_add(request: HttpRequest, pk: int) -> HttpResponse:
     commitment = _editable(request, pk)
     form = EvidenceForm(request.POST)
-    if form.is_valid():
-        try:
-            services.evidence_add(
-                commitment_id=commitment.pk,
-                actor=request.user,
-                channel=Channel.WEB,
-                item=form.item(),
-            )
-        except ValidationError as exc:
-            add_service_errors(form, exc, {"evidence[0]": "url"})
-        else:
-            return _done(request, commitment, _("Evidence added."))
-    return _render_detail(request, commitment, status=INVALID, evidence_form=form)
+    done, fields = _("Evidence added."), {"evidence[0]": "url"}
+    return _panel_write(request, commitment, form, services.evidence_add, done, fields=fields)
 
 
 @write_endpoint
 def note_add(request: HttpRequest, pk: int) -> HttpResponse:
     commitment = _editable(request, pk)
     form = NoteForm(request.POST)
-    if form.is_valid():
-        try:
-            services.note_add(
-                commitment_id=commitment.pk,
-                actor=request.user,
-                channel=Channel.WEB,
-                text=form.cleaned_data["text"],
-            )
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            return _done(request, commitment, _("Note added."))
-    return _render_detail(request, commitment, status=INVALID, note_form=form)
+    return _panel_write(request, commitment, form, services.note_add, _("Note added."))
 
 
 @write_endpoint
@@ -527,23 +519,8 @@ def note_retract(request: HttpRequest, pk: int, note_pk: int) -> HttpResponse:
 def commitment_snooze(request: HttpRequest, pk: int) -> HttpResponse:
     commitment = _editable(request, pk)
     form = SnoozeForm(request.POST, commitment=commitment)
-    if form.is_valid():
-        try:
-            services.commitment_snooze(
-                commitment_id=commitment.pk,
-                actor=request.user,
-                channel=Channel.WEB,
-                until=form.cleaned_data["until"],
-                reason=form.cleaned_data["reason"],
-                expected_version=form.cleaned_data["version"],
-            )
-        except VersionConflict:
-            return _conflict(request, pk, "snooze_form", ("until", "reason"))
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            return _done(request, commitment, _("Follow-up snoozed."))
-    return _render_detail(request, commitment, status=INVALID, snooze_form=form)
+    done = _("Follow-up snoozed.")
+    return _panel_write(request, commitment, form, services.commitment_snooze, done)
 
 
 @write_endpoint
@@ -552,27 +529,11 @@ def commitment_reassign(request: HttpRequest, pk: int) -> HttpResponse:
     if not can_reassign(request.user):
         raise PermissionDenied(_("Only a manager may reassign a commitment."))
     form = ReassignForm(request.POST, commitment=commitment)
-    if form.is_valid():
-        try:
-            services.commitment_reassign(
-                commitment_id=commitment.pk,
-                actor=request.user,
-                channel=Channel.WEB,
-                owner=form.cleaned_data["owner"],
-                note=form.cleaned_data["note"],
-                expected_version=form.cleaned_data["version"],
-            )
-        except VersionConflict:
-            return _conflict(request, pk, "reassign_form", ("owner", "note"))
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            return _done(
-                request,
-                commitment,
-                _("Reassigned to %(u)s.") % {"u": form.cleaned_data["owner"].get_username()},
-            )
-    return _render_detail(request, commitment, status=INVALID, reassign_form=form)
+
+    def done(data: dict) -> str:
+        return _("Reassigned to %(u)s.") % {"u": data["owner"].get_username()}
+
+    return _panel_write(request, commitment, form, services.commitment_reassign, done)
 
 
 # --- Search ---------------------------------------------------------------------------

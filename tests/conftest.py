@@ -3,11 +3,14 @@ deployment-grade security settings relaxed only where the test client needs it."
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import connection
 
-from commitments.models import Role
+from commitments.models import Channel, Role
 
 from .factories import CommitmentFactory, UserFactory
 
@@ -72,6 +75,26 @@ def viewer(db):
 @pytest.fixture
 def commitment(officer):
     return CommitmentFactory(owner=officer)
+
+
+@pytest.fixture
+def history(commitment, officer):
+    """`commitment` with one row of each history table: a note ("n"), a piece of evidence
+    ("Minutes"), and the status change and audit rows they leave."""
+    from commitments import services
+
+    services.note_add(commitment_id=commitment.pk, actor=officer, channel=Channel.WEB, text="n")
+    services.evidence_add(
+        commitment_id=commitment.pk,
+        actor=officer,
+        channel=Channel.WEB,
+        item=services.EvidenceInput(url="https://example.org/a", title="Minutes"),
+    )
+    return commitment
+
+
+# The visit data set the tracker ships (manage.py import_visit loads it).
+VISIT_FIXTURE = Path(settings.BASE_DIR) / "fixtures" / "kz_af_2025_visit.json"
 
 
 def on_postgres() -> bool:

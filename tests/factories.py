@@ -9,6 +9,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from commitments.models import (
+    Channel,
     Commitment,
     Nature,
     Organisation,
@@ -105,3 +106,43 @@ class CommitmentFactory(factory.django.DjangoModelFactory):
                 channel="import",
                 version=obj.version,
             )
+
+
+def bulk_commitments(
+    numbers: int | range, *, prefix: str, visit=None, each=None, **fields
+) -> list[int]:
+    """Many commitments in one INSERT (factories would take minutes for thousands), for
+    tests of size: references PREFIX-000000 on, in a new visit unless one is given, no
+    history rows. `fields` go on every row; `each(n)` gives row n's own values. Returns
+    the ids of the visit's commitments in id order."""
+    visit = visit or VisitFactory()
+    numbers = range(numbers) if isinstance(numbers, int) else numbers
+    shared = {"sector": Sector.TRADE, "nature": Nature.INTENTION, **fields}
+    rows = {n: {**shared, **(each(n) if each else {})} for n in numbers}
+    if any("pledged_by" not in row for row in rows.values()):
+        org = OrganisationFactory()
+        for row in rows.values():
+            row.setdefault("pledged_by", org)
+    Commitment.objects.bulk_create(
+        (
+            Commitment(reference=f"{prefix}-{n:06d}", title=f"Pledge {n}", visit=visit, **row)
+            for n, row in rows.items()
+        ),
+        batch_size=1000,
+    )
+    return list(Commitment.objects.filter(visit=visit).order_by("pk").values_list("pk", flat=True))
+
+
+def move(commitment: Commitment, to_status: str, *, actor, note: str = "", **extra):
+    """Move `commitment` through the service, as `actor` on the web: the scene for a test
+    of what a move leaves behind (the service's own tests call it directly)."""
+    from commitments import services
+
+    return services.commitment_transition(
+        commitment_id=commitment.pk,
+        to_status=to_status,
+        actor=actor,
+        channel=Channel.WEB,
+        note=note,
+        **extra,
+    )

@@ -18,19 +18,6 @@ from .conftest import on_postgres
 HISTORY = [Note, Evidence, StatusChange, AuditEvent]
 
 
-@pytest.fixture
-def history(commitment, officer):
-    """One row of each history table for `commitment`."""
-    services.note_add(commitment_id=commitment.pk, actor=officer, channel=Channel.WEB, text="n")
-    services.evidence_add(
-        commitment_id=commitment.pk,
-        actor=officer,
-        channel=Channel.WEB,
-        item=services.EvidenceInput(url="https://example.org/a", title="Minutes"),
-    )
-    return commitment
-
-
 @pytest.mark.django_db
 @pytest.mark.parametrize("model", HISTORY, ids=lambda m: m.__name__)
 def test_history_rows_refuse_save_delete_and_queryset_writes(history, model):

@@ -27,7 +27,8 @@ from django.conf import settings
 from commitments.selectors import dashboard_figures
 from commitments.services.importer import visit_dataset_load
 
-FIXTURE = Path(settings.BASE_DIR) / "fixtures" / "kz_af_2025_visit.json"
+from .conftest import VISIT_FIXTURE as FIXTURE
+
 SOURCES_DIR = Path(settings.BASE_DIR).parent / "shared" / "sources"
 DATA = json.loads(FIXTURE.read_text(encoding="utf-8"))
 

@@ -4,10 +4,8 @@ rows, existing users never changed; and the any-hour reminder setting the demo u
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
@@ -15,7 +13,8 @@ from commitments.models import Channel, Commitment, StatusChange
 from commitments.services.importer import visit_dataset_load
 from commitments.services.reminders import Schedule, send_time
 
-FIXTURE = Path(settings.BASE_DIR) / "fixtures" / "kz_af_2025_visit.json"
+from .conftest import VISIT_FIXTURE as FIXTURE
+
 User = get_user_model()
 
 

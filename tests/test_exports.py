@@ -12,37 +12,26 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from commitments import services
-from commitments.models import Channel, Commitment, Status
+from commitments.models import Commitment, Status
 from commitments.selectors import export_rows, overdue_commitments
 
-from .factories import CommitmentFactory, OrganisationFactory, VisitFactory
+from .factories import CommitmentFactory, bulk_commitments, move
 
 pytestmark = pytest.mark.django_db
 
 
 def overdue_rows(count: int, owner) -> None:
-    """`count` overdue commitments in one INSERT (factories would take minutes)."""
-    org = OrganisationFactory()
-    visit = VisitFactory()
+    """`count` overdue commitments, 1 to 50 days late."""
     today = dt.date.today()
-    Commitment.objects.bulk_create(
-        [
-            Commitment(
-                reference=f"EXP-{n:06d}",
-                title=f"Pledge {n}",
-                visit=visit,
-                sector="trade",
-                nature="intention",
-                pledged_by=org,
-                owner=owner,
-                status=Status.IN_PROGRESS,
-                due_date=today - dt.timedelta(days=1 + n % 50),
-                change_seq=1_000_000 + n,
-            )
-            for n in range(count)
-        ],
-        batch_size=1000,
+    bulk_commitments(
+        count,
+        prefix="EXP",
+        owner=owner,
+        status=Status.IN_PROGRESS,
+        each=lambda n: {
+            "due_date": today - dt.timedelta(days=1 + n % 50),
+            "change_seq": 1_000_000 + n,
+        },
     )
 
 
@@ -70,13 +59,7 @@ def test_csv_row_count_equals_the_database_and_ends_with_the_count(client, manag
 
 def test_csv_carries_the_last_status_change_of_each_row(client, manager):
     c = CommitmentFactory(due_date=dt.date(2021, 5, 1), owner=manager, status=Status.IN_PROGRESS)
-    services.commitment_transition(
-        commitment_id=c.pk,
-        actor=manager,
-        channel=Channel.WEB,
-        to_status=Status.BLOCKED,
-        note="Waiting for the ministry",
-    )
+    move(c, Status.BLOCKED, actor=manager, note="Waiting for the ministry")
     client.force_login(manager)
     (row,), trailer = _csv(client)
     assert (row["Status"], row["Last status change note"]) == (

@@ -3,10 +3,7 @@ through the services, the filters, the API and the pages."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
@@ -22,11 +19,10 @@ from commitments.models import (
 from commitments.services.importer import visit_dataset_load
 from tests.api.conftest import bearer_client
 
+from .conftest import VISIT_FIXTURE as FIXTURE
 from .factories import CommitmentFactory, OrganisationFactory
 
 pytestmark = pytest.mark.django_db
-
-FIXTURE = Path(settings.BASE_DIR) / "fixtures" / "kz_af_2025_visit.json"
 
 
 @pytest.fixture

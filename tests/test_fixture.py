@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 
 from commitments.models import (
@@ -26,7 +24,7 @@ from commitments.models import (
 )
 from commitments.services.importer import visit_dataset_load
 
-FIXTURE = Path(settings.BASE_DIR) / "fixtures" / "kz_af_2025_visit.json"
+from .conftest import VISIT_FIXTURE as FIXTURE
 
 KZ = "Government of Kazakhstan"
 AF = "Government of Afghanistan (Islamic Emirate)"

@@ -29,9 +29,10 @@ from commitments.models import (
 )
 from commitments.services.importer import visit_dataset_load
 
+from .conftest import VISIT_FIXTURE as FIXTURE
+
 pytestmark = pytest.mark.django_db
 
-FIXTURE = Path(settings.BASE_DIR) / "fixtures" / "kz_af_2025_visit.json"
 LEGACY = Path(settings.BASE_DIR) / "fixtures" / "legacy" / "kz_af_2025_visit.v1.json"
 ALL = 27  # commitments in the data set
 

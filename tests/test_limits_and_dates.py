@@ -14,7 +14,7 @@ from commitments import services
 from commitments.models import NOTE_MAX_LENGTH, Channel, Evidence, Note, Status, StatusChange
 from tests.api.conftest import bearer_client
 from tests.api.helpers import assert_error
-from tests.factories import CommitmentFactory, OrganisationFactory, VisitFactory
+from tests.factories import CommitmentFactory, OrganisationFactory, VisitFactory, move
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate
@@ -174,32 +174,28 @@ def test_due_date_window_is_a_setting(manager, settings):
     assert c.due_date == far
 
 
-def test_reopening_a_fulfilled_commitment_without_a_due_date_is_refused(manager):
-    c = CommitmentFactory(status=Status.FULFILLED, progress=100, due_date=None)
+@pytest.fixture
+def fulfilled(db):
+    """A fulfilled commitment that never had a due date."""
+    return CommitmentFactory(status=Status.FULFILLED, progress=100, due_date=None)
+
+
+def _reopen(c, actor, **extra):
+    return move(c, Status.IN_PROGRESS, actor=actor, note="Work resumed", **extra)
+
+
+def test_reopening_a_fulfilled_commitment_without_a_due_date_is_refused(manager, fulfilled):
     with pytest.raises(ValidationError) as info:
-        services.commitment_transition(
-            commitment_id=c.pk,
-            to_status=Status.IN_PROGRESS,
-            actor=manager,
-            channel=Channel.WEB,
-            note="Work resumed",
-        )
+        _reopen(fulfilled, manager)
     assert "due_date" in info.value.message_dict
-    c.refresh_from_db()
-    assert c.status == Status.FULFILLED
+    fulfilled.refresh_from_db()
+    assert fulfilled.status == Status.FULFILLED
 
 
-def test_reopening_caps_progress_and_can_fall_overdue(manager):
-    c = CommitmentFactory(status=Status.FULFILLED, progress=100, due_date=None)
+def test_reopening_caps_progress_and_can_fall_overdue(manager, fulfilled):
+    c = fulfilled
     due = TODAY() + dt.timedelta(days=7)
-    services.commitment_transition(
-        commitment_id=c.pk,
-        to_status=Status.IN_PROGRESS,
-        actor=manager,
-        channel=Channel.WEB,
-        note="Work resumed",
-        due_date=due,
-    )
+    _reopen(c, manager, due_date=due)
     c.refresh_from_db()
     assert c.status == Status.IN_PROGRESS
     assert c.progress == services.commitments.REOPENED_PROGRESS_CAP < 100

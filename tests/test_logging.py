@@ -105,25 +105,34 @@ def test_each_request_without_an_id_gets_its_own(raw_client):
     assert len(first) == len(second) == 32
 
 
-def test_a_403_is_one_line_without_traceback(raw_client, console):
-    response = raw_client.get("/test/forbidden/", HTTP_X_REQUEST_ID="trace-403")
-    assert response.status_code == 403
-    lines = console()
-    assert len(lines) == 1
-    assert lines[0]["message"] == "Forbidden (Permission denied): /test/forbidden/"
-    assert lines[0]["level"] == "WARNING"
-    assert lines[0]["request_id"] == "trace-403"
-    assert "exc_info" not in lines[0]
-
-
-def test_a_bad_host_400_is_one_line_without_traceback(raw_client, console):
-    response = raw_client.get("/healthz", HTTP_HOST="evil.example")
-    assert response.status_code == 400
-    lines = console()
-    assert len(lines) == 1
-    assert lines[0]["logger"] == "django.security.DisallowedHost"
-    assert lines[0]["status_code"] == 400
-    assert "exc_info" not in lines[0]
+@pytest.mark.parametrize(
+    ("path", "headers", "status", "logged"),
+    [
+        (
+            "/test/forbidden/",
+            {"HTTP_X_REQUEST_ID": "trace-403"},
+            403,
+            {
+                "message": "Forbidden (Permission denied): /test/forbidden/",
+                "level": "WARNING",
+                "request_id": "trace-403",
+            },
+        ),
+        (
+            "/healthz",
+            {"HTTP_HOST": "evil.example"},
+            400,
+            {"logger": "django.security.DisallowedHost", "status_code": 400},
+        ),
+    ],
+    ids=["403", "bad-host-400"],
+)
+def test_a_4xx_is_one_line_without_traceback(raw_client, console, path, headers, status, logged):
+    response = raw_client.get(path, **headers)
+    assert response.status_code == status
+    (line,) = console()
+    assert {key: line.get(key) for key in logged} == logged
+    assert "exc_info" not in line
 
 
 def test_a_drf_4xx_is_logged_once_without_traceback(console, officer, commitment):

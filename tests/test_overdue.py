@@ -115,3 +115,23 @@ def test_a_snooze_holds_follow_ups_until_the_end_of_its_day_and_nothing_else():
     assert set(Reminder.objects.without_snoozed_follow_ups(today)) == set(rows.values()) - {
         rows["running", Reminder.Kind.FOLLOW_UP]
     }
+
+
+@pytest.mark.django_db
+def test_the_dashboard_trend_and_the_csv_count_today_as_the_overdue_list_does():
+    """The trend rebuilds past days with the same overdue_q (given what "open" meant on
+    each day, from the history) and the CSV with is_overdue_on; on today both must
+    match the overdue list, over every status and on both sides of the due date."""
+    from commitments import selectors
+    from commitments.models import today_local
+
+    today = today_local()
+    dues = [None, today - dt.timedelta(days=1), today, today + dt.timedelta(days=1)]
+    for status in Status:
+        for n, due in enumerate(dues):
+            CommitmentFactory(reference=f"{status}-{n}", status=status, due_date=due)
+    overdue = set(Commitment.objects.overdue(on=today).values_list("reference", flat=True))
+    assert overdue == {f"{s}-1" for s in Status if s not in (Status.FULFILLED, Status.CANCELLED)}
+    assert selectors.manager_view(today).trend[-1] == (today, len(overdue))
+    exported = selectors.export_rows(Commitment.objects.order_by("reference"))
+    assert {row.reference for row in exported if row.days_overdue is not None} == overdue

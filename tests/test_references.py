@@ -15,7 +15,7 @@ from commitments import services
 from commitments.models import Channel, Commitment, Visit
 from commitments.services import NewCommitment
 
-from .factories import CommitmentFactory, OrganisationFactory, VisitFactory
+from .factories import CommitmentFactory, OrganisationFactory, VisitFactory, bulk_commitments
 
 pytestmark = pytest.mark.django_db
 
@@ -74,21 +74,13 @@ def test_a_create_costs_the_same_queries_with_10_and_1000_commitments(manager):
     _queries_for_one_create(visit, manager, 0)  # the 10th; caches the actor's roles
     small_one = _queries_for_one_create(visit, manager, 1)
     small_sync = _queries_for_a_sync(visit, manager, 100)
-    Commitment.objects.bulk_create(
-        [
-            Commitment(
-                reference=f"FLAT-1-{n:06d}",
-                title="Filler",
-                visit=visit,
-                sector="trade",
-                nature="intention",
-                pledged_by=OrganisationFactory(),
-                owner=manager,
-                status="proposed",
-                change_seq=10_000 + n,
-            )
-            for n in range(1, 991)
-        ]
+    bulk_commitments(
+        range(1, 991),
+        prefix="FLAT-1",
+        visit=visit,
+        owner=manager,
+        status="proposed",
+        each=lambda n: {"pledged_by": OrganisationFactory(), "change_seq": 10_000 + n},
     )
     large_one = _queries_for_one_create(visit, manager, 2)
     large_sync = _queries_for_a_sync(visit, manager, 200)

@@ -4,21 +4,17 @@ full names; the same on SQLite and PostgreSQL, in the list, the API and /search/
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from commitments.filters import CommitmentFilterSet
 from commitments.models import Commitment, Organisation
 
+from .conftest import VISIT_FIXTURE as FIXTURE
 from .factories import CommitmentFactory
 
 pytestmark = pytest.mark.django_db
-
-FIXTURE = Path(settings.BASE_DIR) / "fixtures" / "kz_af_2025_visit.json"
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from commitments.models import Evidence, Note, Sector, Status
 
-from .factories import CommitmentFactory, OrganisationFactory, UserFactory
+from .factories import CommitmentFactory, OrganisationFactory, UserFactory, move
 
 pytestmark = pytest.mark.django_db
 
@@ -98,8 +98,8 @@ def test_detail_timeline_query_count_is_constant(
 def test_dashboard_reads_one_row_while_nothing_changes_and_recomputes_after_a_change(
     client, manager, django_assert_num_queries, monkeypatch
 ):
-    from commitments import selectors, services
-    from commitments.models import Channel, Status
+    from commitments import selectors
+    from commitments.models import Status
 
     _rows(12)
     c = CommitmentFactory(status=Status.IN_PROGRESS, owner=manager)
@@ -111,13 +111,7 @@ def test_dashboard_reads_one_row_while_nothing_changes_and_recomputes_after_a_ch
         again = client.get("/")
     assert again.context["figures"] == first.context["figures"]
     assert again.context["summary"].fresh
-    services.commitment_transition(
-        commitment_id=c.pk,
-        actor=manager,
-        channel=Channel.WEB,
-        to_status=Status.BLOCKED,
-        note="Stuck",
-    )
+    move(c, Status.BLOCKED, actor=manager, note="Stuck")
     # A change moves the counter; the summary is younger than a minute, so it is served
     # with its age shown, and recomputed once it is older.
     stale = client.get("/")

@@ -9,14 +9,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 
 from commitments.models import Commitment, Organisation, Visit
 
+from .conftest import VISIT_FIXTURE as FIXTURE
+
 pytestmark = pytest.mark.django_db
 
-FIXTURE = Path(settings.BASE_DIR) / "fixtures" / "kz_af_2025_visit.json"
 needs_poppler = pytest.mark.skipif(
     shutil.which("pdftotext") is None or shutil.which("pdfinfo") is None,
     reason="poppler-utils is not installed: `apt-get install poppler-utils` (CI does)",

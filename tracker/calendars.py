@@ -56,56 +56,41 @@ def override(style: DateStyle) -> Iterator[None]:
         _style.reset(token)
 
 
-def _gregorian_months() -> list[str]:
-    return [
-        pgettext("gregorian month", "January"),
-        pgettext("gregorian month", "February"),
-        pgettext("gregorian month", "March"),
-        pgettext("gregorian month", "April"),
-        pgettext("gregorian month", "May"),
-        pgettext("gregorian month", "June"),
-        pgettext("gregorian month", "July"),
-        pgettext("gregorian month", "August"),
-        pgettext("gregorian month", "September"),
-        pgettext("gregorian month", "October"),
-        pgettext("gregorian month", "November"),
-        pgettext("gregorian month", "December"),
+def _month_names(calendar: str) -> tuple[list[str], list[str]]:
+    """The full and the short month names of `calendar` in the active language. The
+    Solar Hijri months have no usual abbreviations: their short names are the full ones."""
+    if calendar == SOLAR_HIJRI:
+        # The Afghan names of the months (the zodiac names), not the Iranian ones.
+        names = [
+            pgettext("solar hijri month", "Hamal"),
+            pgettext("solar hijri month", "Sawr"),
+            pgettext("solar hijri month", "Jawza"),
+            pgettext("solar hijri month", "Saratan"),
+            pgettext("solar hijri month", "Asad"),
+            pgettext("solar hijri month", "Sunbula"),
+            pgettext("solar hijri month", "Mizan"),
+            pgettext("solar hijri month", "Aqrab"),
+            pgettext("solar hijri month", "Qaws"),
+            pgettext("solar hijri month", "Jadi"),
+            pgettext("solar hijri month", "Dalw"),
+            pgettext("solar hijri month", "Hut"),
+        ]
+        return names, names
+    pairs = [
+        (pgettext("gregorian month", "January"), pgettext("abbreviated gregorian month", "Jan")),
+        (pgettext("gregorian month", "February"), pgettext("abbreviated gregorian month", "Feb")),
+        (pgettext("gregorian month", "March"), pgettext("abbreviated gregorian month", "Mar")),
+        (pgettext("gregorian month", "April"), pgettext("abbreviated gregorian month", "Apr")),
+        (pgettext("gregorian month", "May"), pgettext("abbreviated gregorian month", "May")),
+        (pgettext("gregorian month", "June"), pgettext("abbreviated gregorian month", "Jun")),
+        (pgettext("gregorian month", "July"), pgettext("abbreviated gregorian month", "Jul")),
+        (pgettext("gregorian month", "August"), pgettext("abbreviated gregorian month", "Aug")),
+        (pgettext("gregorian month", "September"), pgettext("abbreviated gregorian month", "Sep")),
+        (pgettext("gregorian month", "October"), pgettext("abbreviated gregorian month", "Oct")),
+        (pgettext("gregorian month", "November"), pgettext("abbreviated gregorian month", "Nov")),
+        (pgettext("gregorian month", "December"), pgettext("abbreviated gregorian month", "Dec")),
     ]
-
-
-def _gregorian_months_short() -> list[str]:
-    return [
-        pgettext("abbreviated gregorian month", "Jan"),
-        pgettext("abbreviated gregorian month", "Feb"),
-        pgettext("abbreviated gregorian month", "Mar"),
-        pgettext("abbreviated gregorian month", "Apr"),
-        pgettext("abbreviated gregorian month", "May"),
-        pgettext("abbreviated gregorian month", "Jun"),
-        pgettext("abbreviated gregorian month", "Jul"),
-        pgettext("abbreviated gregorian month", "Aug"),
-        pgettext("abbreviated gregorian month", "Sep"),
-        pgettext("abbreviated gregorian month", "Oct"),
-        pgettext("abbreviated gregorian month", "Nov"),
-        pgettext("abbreviated gregorian month", "Dec"),
-    ]
-
-
-def _solar_hijri_months() -> list[str]:
-    # The Afghan names of the months (the zodiac names), not the Iranian ones.
-    return [
-        pgettext("solar hijri month", "Hamal"),
-        pgettext("solar hijri month", "Sawr"),
-        pgettext("solar hijri month", "Jawza"),
-        pgettext("solar hijri month", "Saratan"),
-        pgettext("solar hijri month", "Asad"),
-        pgettext("solar hijri month", "Sunbula"),
-        pgettext("solar hijri month", "Mizan"),
-        pgettext("solar hijri month", "Aqrab"),
-        pgettext("solar hijri month", "Qaws"),
-        pgettext("solar hijri month", "Jadi"),
-        pgettext("solar hijri month", "Dalw"),
-        pgettext("solar hijri month", "Hut"),
-    ]
+    return [full for full, _short in pairs], [short for _full, short in pairs]
 
 
 _EASTERN = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
@@ -127,11 +112,9 @@ def format_date(value: dt.date | dt.datetime | None, fmt: str = "j F Y", style=N
     day_value = value.date() if isinstance(value, dt.datetime) else value
     if style.calendar == SOLAR_HIJRI:
         year, month, day = to_solar_hijri(day_value)
-        months = short_months = _solar_hijri_months()
     else:
         year, month, day = day_value.year, day_value.month, day_value.day
-        months = _gregorian_months()
-        short_months = _gregorian_months_short()
+    months, short_months = _month_names(style.calendar)
     parts = []
     for ch in fmt:
         if ch == "j":

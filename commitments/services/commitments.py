@@ -280,7 +280,8 @@ def _audit_row(*, action: str, actor, channel: str, commitment=None, changes=Non
     )
 
 
-def _audit(*, action: str, actor, channel: str, commitment=None, changes=None) -> None:
+def _audit(action: str, actor, channel: str, commitment=None, changes=None) -> None:
+    """Save one audit row: `actor`, through `channel`, did `action` to `commitment`."""
     _audit_row(
         action=action, actor=actor, channel=channel, commitment=commitment, changes=changes
     ).save()
@@ -934,13 +935,7 @@ def evidence_add(
         (row,) = _validate_evidence([item], commitment)
         row.added_by = actor if getattr(actor, "pk", None) else None
         row.save()
-        _audit(
-            action="evidence_add",
-            actor=actor,
-            channel=channel,
-            commitment=commitment,
-            changes={"evidence": row.pk, "url": row.url},
-        )
+        _audit("evidence_add", actor, channel, commitment, {"evidence": row.pk, "url": row.url})
         webhook_events_record(
             event=WebhookEvent.EVIDENCE_ADDED,
             commitments=[commitment],
@@ -983,13 +978,7 @@ def note_add(
                 update_fields=["next_follow_up_at", "version", "change_seq", "updated_at"]
             )
             reminders_void_stale(commitment=commitment)
-        _audit(
-            action="note_add",
-            actor=actor,
-            channel=channel,
-            commitment=commitment,
-            changes={"note": note.pk},
-        )
+        _audit("note_add", actor, channel, commitment, {"note": note.pk})
         webhook_events_record(
             event=WebhookEvent.NOTE_ADDED,
             commitments=[commitment],
@@ -1046,13 +1035,8 @@ def commitment_snooze(
             channel=channel,
             text=_("Follow-up snoozed until %(d)s: %(r)s") % {"d": until.isoformat(), "r": reason},
         )
-        _audit(
-            action="snooze",
-            actor=actor,
-            channel=channel,
-            commitment=commitment,
-            changes={"snoozed_until": [_as_text(old), until.isoformat()], "reason": reason},
-        )
+        changes = {"snoozed_until": [_as_text(old), until.isoformat()], "reason": reason}
+        _audit("snooze", actor, channel, commitment, changes)
     return commitment
 
 
@@ -1081,13 +1065,7 @@ def commitment_reassign(
         commitment.save(update_fields=["owner", "version", "change_seq", "updated_at"])
         reminders_void_stale(commitment=commitment)
         _reassign_note(commitment=commitment, actor=actor, channel=channel, note=note).save()
-        _audit(
-            action="reassign",
-            actor=actor,
-            channel=channel,
-            commitment=commitment,
-            changes={"owner": [old_owner_id, owner.pk]},
-        )
+        _audit("reassign", actor, channel, commitment, {"owner": [old_owner_id, owner.pk]})
     return commitment
 
 
@@ -1122,13 +1100,8 @@ def note_retract(*, note_id: int, actor, channel: str, reason: str) -> Note:
         )
         retraction.full_clean(exclude=["author", "commitment", "retracts"])
         retraction.save()
-        _audit(
-            action="note_retract",
-            actor=actor,
-            channel=channel,
-            commitment=commitment,
-            changes={"note": original.pk, "retraction": retraction.pk},
-        )
+        changes = {"note": original.pk, "retraction": retraction.pk}
+        _audit("note_retract", actor, channel, commitment, changes)
     return retraction
 
 
@@ -1161,11 +1134,6 @@ def commitment_watchers_set(
         commitment.watchers.set(wanted)
         _bump(commitment)
         commitment.save(update_fields=["version", "change_seq", "updated_at"])
-        _audit(
-            action="watchers_set",
-            actor=actor,
-            channel=channel,
-            commitment=commitment,
-            changes={"added": sorted(wanted - current), "removed": sorted(current - wanted)},
-        )
+        changes = {"added": sorted(wanted - current), "removed": sorted(current - wanted)}
+        _audit("watchers_set", actor, channel, commitment, changes)
     return commitment, True

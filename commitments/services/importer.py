@@ -116,6 +116,16 @@ def _list(obj: dict, key: str, where: str) -> list:
     return value
 
 
+def _keyed(obj: dict, section: str, key: str, *, within: str = "file"):
+    """The entries of list `section` of `obj`, each with its natural key (`key`,
+    required) and its place in the file for error messages (`people[2]`,
+    `visit.meetings[0]`)."""
+    prefix = "" if within == "file" else f"{within}."
+    for i, entry in enumerate(_list(obj, section, within)):
+        where = f"{prefix}{section}[{i}]"
+        yield entry, _req(entry, key, where), where
+
+
 def _iso(value: Any, where: str) -> str | None:
     if value in (None, ""):
         return None
@@ -162,9 +172,8 @@ def _plan(data: dict) -> dict[tuple[str, str], dict[str, Any]]:
     """
     plan: dict[tuple[str, str], dict[str, Any]] = {}
     org_names: dict[str, str] = {}
-    for i, o in enumerate(_list(data, "organisations", "file")):
-        where = f"organisations[{i}]"
-        key, name = _req(o, "key", where), _req(o, "name", where)
+    for o, key, where in _keyed(data, "organisations", "key"):
+        name = _req(o, "name", where)
         org_names[key] = name
         plan[("organisation", name)] = {
             "aliases": list(o.get("aliases", [])),
@@ -181,9 +190,7 @@ def _plan(data: dict) -> dict[tuple[str, str], dict[str, Any]]:
         return org_names[key]
 
     people = set()
-    for i, p in enumerate(_list(data, "people", "file")):
-        where = f"people[{i}]"
-        name = _req(p, "name", where)
+    for p, name, where in _keyed(data, "people", "name"):
         people.add(name)
         plan[("person", name)] = {
             "aliases": list(p.get("aliases", [])),
@@ -198,9 +205,7 @@ def _plan(data: dict) -> dict[tuple[str, str], dict[str, Any]]:
         return name
 
     source_keys = set()
-    for i, s in enumerate(_list(data, "sources", "file")):
-        where = f"sources[{i}]"
-        key = _req(s, "key", where)
+    for s, key, where in _keyed(data, "sources", "key"):
         source_keys.add(key)
         plan[("source", key)] = {
             "kind": s.get("kind", ""),
@@ -231,9 +236,8 @@ def _plan(data: dict) -> dict[tuple[str, str], dict[str, Any]]:
         "summary": v.get("summary", ""),
         "sources": sorted(source(k, "visit.sources") for k in _list(v, "sources", "visit")),
     }
-    for i, m in enumerate(_list(v, "meetings", "visit")):
-        where = f"visit.meetings[{i}]"
-        plan[("meeting", f"{code}/{_req(m, 'title', where)}")] = {
+    for m, title, where in _keyed(v, "meetings", "title", within="visit"):
+        plan[("meeting", f"{code}/{title}")] = {
             "held_on": _iso(m.get("held_on"), where),
             "summary": m.get("summary", ""),
             "source": source(_req(m, "source", where), where),
@@ -520,8 +524,16 @@ def visit_dataset_load(*, path: Path | str, baseline: Path | str | None = None) 
 
     (code,) = run.keys("visit")
     visit = _load_visit(run, code, people, sources)
-    _load_meetings(run, visit, people, sources)
-    _load_context(run, visit, sources)
+    _load_children(
+        run,
+        visit,
+        sources,
+        kind="meeting",
+        model=Meeting,
+        name_field="title",
+        to_many=("participants", people),
+    )
+    _load_children(run, visit, sources, kind="context", model=ContextFact, name_field="key")
     _load_commitments(run, visit, orgs, sources)
     _withdraw(run)
     return run.result
@@ -568,53 +580,38 @@ def _load_visit(run: _Run, code: str, people: dict, sources: dict) -> Visit:
     return visit
 
 
-def _child_values(run: _Run, kind: str, key: str, found, label: str, *, new: tuple):
-    """A visit's child row (meeting, context fact) and the values to write into it: all
-    of the file's for a new row, the three-way merge for one already there."""
-    if found is None:
-        wanted = run.plan[(kind, key)]
-        run.remember(kind, key, wanted)
-        model, fields = new
-        return model(**fields), wanted
-    return found, run.merge(kind, key, found, label)
-
-
-def _load_meetings(run: _Run, visit: Visit, people: dict, sources: dict) -> None:
-    existing = {m.title: m for m in visit.meetings.select_related("source")}
-    for key in run.keys("meeting"):
-        title = key.split("/", 1)[1]
-        meeting, apply = _child_values(
-            run,
-            "meeting",
-            key,
-            existing.get(title),
-            f"meeting {title}",
-            new=(Meeting, {"visit": visit, "title": title}),
-        )
-        values = {k: v for k, v in apply.items() if k != "participants"}
+def _load_children(
+    run: _Run,
+    visit: Visit,
+    sources: dict,
+    *,
+    kind: str,
+    model,
+    name_field: str,
+    to_many: tuple[str, dict] | None = None,
+) -> None:
+    """A visit's child rows of one kind (meetings by title, context facts by key): a new
+    row takes all of the file's values, one already there the three-way merge. A
+    `source` value names one of the file's sources; `to_many` (field, rows by name) is a
+    many-to-many set after the row is saved."""
+    many_field, many_rows = to_many or ("", {})
+    rows = model.objects.filter(visit=visit).select_related("source")
+    existing = {getattr(row, name_field): row for row in rows}
+    for key in run.keys(kind):
+        name = key.split("/", 1)[1]
+        row = existing.get(name)
+        if row is None:
+            apply = run.plan[(kind, key)]
+            run.remember(kind, key, apply)
+            row = model(visit=visit, **{name_field: name})
+        else:
+            apply = run.merge(kind, key, row, f"{kind} {name}")
+        values = {k: v for k, v in apply.items() if k != many_field}
         if "source" in values:
             values["source"] = sources[values["source"]]
-        _save(meeting, values)
-        if "participants" in apply:
-            meeting.participants.set([people[n] for n in apply["participants"]])
-
-
-def _load_context(run: _Run, visit: Visit, sources: dict) -> None:
-    existing = {c.key: c for c in visit.context_facts.select_related("source")}
-    for key in run.keys("context"):
-        fact_key = key.split("/", 1)[1]
-        fact, apply = _child_values(
-            run,
-            "context",
-            key,
-            existing.get(fact_key),
-            f"context {fact_key}",
-            new=(ContextFact, {"visit": visit, "key": fact_key}),
-        )
-        values = dict(apply)
-        if "source" in values:
-            values["source"] = sources[values["source"]]
-        _save(fact, values)
+        _save(row, values)
+        if many_field in apply:
+            getattr(row, many_field).set([many_rows[n] for n in apply[many_field]])
 
 
 def _parents_first(references: list[str], plan: dict) -> list[str]:

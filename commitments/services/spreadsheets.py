@@ -386,27 +386,25 @@ def _run(*, user, rows: list[dict]) -> list[RowResult]:
             creates.append((result, NewCommitment(data=data, status=status or Status.PROPOSED)))
         else:
             updates.append((result, CommitmentChange(commitment_id=current.pk, data=data)))
-    if creates:
-        outcomes = commitments_create_many(
-            actor=user, channel=Channel.IMPORT, items=[item for _r, item in creates]
-        )
-        for (result, _item), outcome in zip(creates, outcomes, strict=True):
-            if isinstance(outcome, Exception):
-                result.errors = _messages(outcome)
-            else:
-                result.action, result.commitment_id = "create", outcome.pk
-    if updates:
-        outcomes = commitments_update_many(
-            actor=user, channel=Channel.IMPORT, items=[item for _r, item in updates]
-        )
-        for (result, _item), outcome in zip(updates, outcomes, strict=True):
-            if isinstance(outcome, Exception):
-                result.errors = _messages(outcome)
-            else:
-                commitment, changed = outcome
-                result.action = "update" if changed else "unchanged"
-                result.commitment_id = commitment.pk
+    for result, created in _written(user, commitments_create_many, creates):
+        result.action, result.commitment_id = "create", created.pk
+    for result, (commitment, changed) in _written(user, commitments_update_many, updates):
+        result.action = "update" if changed else "unchanged"
+        result.commitment_id = commitment.pk
     return results
+
+
+def _written(user, write, batch: list):
+    """Run one bulk write (create or update) over the rows that passed their checks: a
+    row the write refused gets its errors; yields (result, outcome) for each row written."""
+    if not batch:
+        return
+    outcomes = write(actor=user, channel=Channel.IMPORT, items=[item for _r, item in batch])
+    for (result, _item), outcome in zip(batch, outcomes, strict=True):
+        if isinstance(outcome, Exception):
+            result.errors = _messages(outcome)
+        else:
+            yield result, outcome
 
 
 def _check_importer(user) -> None:

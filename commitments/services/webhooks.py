@@ -52,6 +52,7 @@ from ..models import (
     WebhookEvent,
 )
 from ..permissions import is_manager
+from .outbox import outbox_finish, outbox_retry
 from .queueing import retry_countdown, task_queue
 
 # Queued by name: the tasks module imports the services, never the reverse.
@@ -408,11 +409,7 @@ def webhook_claim(*, delivery_id: int, now: dt.datetime | None = None) -> dt.dat
 
 
 def _finish(delivery_id: int, lease: dt.datetime, **values) -> bool:
-    return bool(
-        WebhookDelivery.objects.filter(
-            pk=delivery_id, state=State.SENDING, lease_until=lease
-        ).update(**values)
-    )
+    return outbox_finish(WebhookDelivery, delivery_id, lease, **values)
 
 
 def resolve_host(host: str, port: int) -> list[str]:
@@ -557,6 +554,8 @@ def webhook_send(*, delivery_id: int, now: dt.datetime | None = None) -> Deliver
             if not 200 <= code < 300:
                 error = f"HTTP {code}"
     done = timezone.now()
+    # What every outcome records of this attempt.
+    attempt = {"response_code": code, "duration_ms": duration, "last_error": error}
     if not error:
         # The one window for a duplicate: the receiver has it, and this process dies
         # before this UPDATE. The lease runs out and it goes again, same delivery id.
@@ -566,9 +565,7 @@ def webhook_send(*, delivery_id: int, now: dt.datetime | None = None) -> Deliver
             state=State.DELIVERED,
             delivered_at=done,
             lease_until=None,
-            response_code=code,
-            duration_ms=duration,
-            last_error="",
+            **attempt,
         ):
             logger.error("webhook delivery %s: lease lost while sending", delivery_id)
         WebhookEndpoint.objects.filter(pk=delivery.endpoint_id, consecutive_failures__gt=0).update(
@@ -581,27 +578,10 @@ def webhook_send(*, delivery_id: int, now: dt.datetime | None = None) -> Deliver
     )
     _endpoint_failed(delivery.endpoint, error)
     if permanent or delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
-        _finish(
-            delivery_id,
-            lease,
-            state=State.FAILED,
-            lease_until=None,
-            response_code=code,
-            duration_ms=duration,
-            last_error=error,
-        )
+        _finish(delivery_id, lease, state=State.FAILED, lease_until=None, **attempt)
         _queue_next(delivery, done)
         return DeliveryOutcome("failed")
     delay = webhook_backoff(delivery.attempts)
-    _finish(
-        delivery_id,
-        lease,
-        state=State.PENDING,
-        lease_until=None,
-        next_attempt_at=done + dt.timedelta(seconds=delay),
-        queued_at=done,
-        response_code=code,
-        duration_ms=duration,
-        last_error=error,
-    )
+    again = outbox_retry(model=WebhookDelivery, now=done, delay=delay, due_field="next_attempt_at")
+    _finish(delivery_id, lease, **again, **attempt)
     return DeliveryOutcome("retry", retry_in=delay)

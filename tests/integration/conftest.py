@@ -32,6 +32,47 @@ CELERY = str(Path(sys.executable).with_name("celery"))
 REDIS_SERVER = str(Path(sys.executable).with_name("redis-server"))
 
 
+def wait_until(predicate, timeout: float = 60, every: float = 0.2, action=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        if action:
+            action()
+        time.sleep(every)
+    return predicate()
+
+
+def kill_mid_batch(start, arrived, recorded, *, action, total: int = 500) -> set:
+    """A worker killed in the middle of a batch of `total` messages: start one
+    (`start()`), SIGKILL it once 120 have arrived (`arrived()`: the ids the far side
+    received), start another and wait until all are recorded (`recorded()`: the ids the
+    database marks done), calling `action` between looks as beat would. Returns the
+    window: what had arrived but the dead worker had not recorded, the only messages
+    that may arrive twice."""
+
+    def done() -> set[str]:
+        return {str(key) for key in recorded()}
+
+    worker = start()
+    assert wait_until(lambda: len(arrived()) >= 120, timeout=120)
+    worker.kill()  # SIGKILL to the whole worker, pool children included
+    time.sleep(0.5)
+    at_kill = set(arrived())
+    assert len(at_kill) < total, "the batch was already done; the kill proved nothing"
+    window = at_kill - done()
+    start()
+    assert wait_until(lambda: len(done()) == total, timeout=240, every=1, action=action)
+    time.sleep(1)  # room for a late duplicate to show up
+    return window
+
+
+def assert_twice_only_in_window(received: collections.Counter, window: set) -> None:
+    twice = {key for key, n in received.items() if n > 1}
+    assert twice <= window, f"arrived twice outside the window: {twice - window}"
+    assert len(twice) <= 2  # at most one in flight per pool process (concurrency 2)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

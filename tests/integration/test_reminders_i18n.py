@@ -15,9 +15,9 @@ from django.utils import timezone
 from commitments.models import Profile, Reminder, Role
 from commitments.services.reminders import reminders_sweep
 
+from ..calendar_names import DARI_MONTHS
 from ..factories import CommitmentFactory, UserFactory
-from .conftest import use_broker
-from .test_reminders_delivery import wait_until
+from .conftest import use_broker, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 KABUL = zoneinfo.ZoneInfo("Asia/Kabul")
@@ -55,21 +55,7 @@ def test_a_reminder_reaches_a_dari_officer_in_kabul_in_dari_and_solar_hijri(
         )
     (message,) = sink.messages
     solar = jdatetime.date.fromgregorian(date=due)
-    months = [
-        "حمل",
-        "ثور",
-        "جوزا",
-        "سرطان",
-        "اسد",
-        "سنبله",
-        "میزان",
-        "عقرب",
-        "قوس",
-        "جدی",
-        "دلو",
-        "حوت",
-    ]
-    solar_text = f"{solar.day} {months[solar.month - 1]} {solar.year}"
+    solar_text = f"{solar.day} {DARI_MONTHS[solar.month - 1]} {solar.year}"
     assert _decoded(message["Subject"]) == f"میعاد {solar_text}: KZ-AF-2025-099"
     text = next(p for p in message.walk() if p.get_content_type() == "text/plain")
     body = text.get_payload(decode=True).decode(text.get_content_charset())

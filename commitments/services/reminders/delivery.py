@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from ...emails import build_message
 from ...models import Reminder, claimable_q, today_local
+from ..outbox import outbox_finish, outbox_retry
 from ..queueing import retry_countdown, task_queue
 from .voiding import reminder_is_stale
 
@@ -59,11 +60,7 @@ def message_id_for(reminder: Reminder) -> str:
 
 
 def _finish(reminder_id: int, lease: dt.datetime, **values) -> bool:
-    return bool(
-        Reminder.objects.filter(pk=reminder_id, state=State.SENDING, lease_until=lease).update(
-            **values
-        )
-    )
+    return outbox_finish(Reminder, reminder_id, lease, **values)
 
 
 @dataclass
@@ -115,15 +112,8 @@ def reminder_send(*, reminder_id: int, now: dt.datetime | None = None) -> SendOu
             _finish(reminder_id, lease, state=State.FAILED, lease_until=None, last_error=error)
             return SendOutcome("failed")
         delay = settings.TRACKER_REMINDER_RETRY_SECONDS * 2 ** (reminder.attempts - 1)
-        _finish(
-            reminder_id,
-            lease,
-            state=State.PENDING,
-            lease_until=None,
-            send_after=now + dt.timedelta(seconds=delay),
-            queued_at=now,
-            last_error=error,
-        )
+        again = outbox_retry(model=Reminder, now=now, delay=delay, due_field="send_after")
+        _finish(reminder_id, lease, **again, last_error=error)
         return SendOutcome("retry", retry_in=delay)
     # The one window where a duplicate is possible: the mail server has accepted the
     # message and this process dies before the UPDATE below. The lease then runs out and

@@ -155,7 +155,8 @@ def _plan(*, now: dt.datetime, commitment_ids: Iterable[int] | None = None) -> l
     follow = list(
         base.filter(
             Q(next_follow_up_at__gte=back, next_follow_up_at__lte=now + dt.timedelta(days=1))
-            | Q(snoozed_until__gte=window[0], next_follow_up_at__lte=now)
+            # Snoozed up to the window's first day: a snooze that ended within it.
+            | (snoozed_q(window[0] - dt.timedelta(days=1)) & Q(next_follow_up_at__lte=now))
         )
         # Held while snoozed; a snooze that ended within the window (the branch above)
         # releases a follow-up time that passed during it.

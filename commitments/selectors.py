@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +19,7 @@ from django.db.models import Case, Count, Min, OuterRef, Q, QuerySet, Subquery, 
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from . import translated
 from .models import (
     MONEY_PLEDGED_KINDS,
     OPEN_STATUSES,
@@ -517,6 +518,8 @@ class OverdueGroup:
     count: int
     oldest_due: dt.date
     longest_days: int
+    # The name's translations by language (organisations: issue 15), for {% tr %}.
+    translations: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -553,9 +556,24 @@ def manager_view(on: dt.date | None = None) -> ManagerView:
             on, "owner_id", "owner__first_name", "owner__last_name", "owner__username"
         )
     ]
+    # Cached for every reader (dashboard_figures): all the languages' names go along.
+    names = [f"pledged_by__{c}" for c in translated.columns(translated.NAME_TEXTS)]
     by_counterpart = [
-        OverdueGroup(key=pk, name=name, count=n, oldest_due=oldest, longest_days=(on - oldest).days)
-        for pk, name, n, oldest in _overdue_groups(on, "pledged_by_id", "pledged_by__name")
+        OverdueGroup(
+            key=pk,
+            name=name,
+            count=n,
+            oldest_due=oldest,
+            longest_days=(on - oldest).days,
+            translations={
+                lang: value
+                for lang, value in zip(translated.languages(), others, strict=True)
+                if value
+            },
+        )
+        for pk, name, *others, n, oldest in _overdue_groups(
+            on, "pledged_by_id", "pledged_by__name", *names
+        )
     ]
     return ManagerView(by_owner=by_owner, by_counterpart=by_counterpart, trend=_trend(on))
 

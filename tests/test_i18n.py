@@ -59,6 +59,20 @@ def test_translations_keep_every_placeholder(code):
     assert wrong == []
 
 
+@pytest.mark.parametrize("code", TRANSLATED)
+def test_translations_begin_and_end_with_a_newline_where_the_english_does(code):
+    # GNU msgfmt refuses a catalogue where they differ (`msgfmt -c`), and an email body
+    # would lose its last line break.
+    wrong = [
+        e.msgid
+        for e in _catalogue(code)
+        for form in (list(e.msgstr_plural.values()) if e.msgid_plural else [e.msgstr])
+        if (e.msgid.endswith("\n"), e.msgid.startswith("\n"))
+        != (form.endswith("\n"), form.startswith("\n"))
+    ]
+    assert wrong == []
+
+
 def test_the_catalogues_have_the_same_msgids():
     ids = {code: {(e.msgctxt, e.msgid) for e in _catalogue(code)} for code in TRANSLATED}
     assert ids["kk"] == ids["ru"] == ids["fa"] == ids["ps"]

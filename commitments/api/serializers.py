@@ -37,6 +37,7 @@ from ..models import (
     WebhookEvent,
     today_local,
 )
+from ..translated import COMMITMENT_TEXTS, NAME_TEXTS, flatten, translations_of
 from ..validators import validate_currency, validate_http_url
 
 API_PREFIX = "/api/v1/"
@@ -168,6 +169,22 @@ def _datetime(value):
     return value.replace(tzinfo=None).isoformat() + "Z"
 
 
+class CommitmentTextsSerializer(StrictMixin, serializers.Serializer):
+    title = LimitedCharField(limit=_limit(Commitment, "title"), required=False, allow_blank=True)
+    description = LimitedCharField(limit=DESCRIPTION_MAX_LENGTH, required=False, allow_blank=True)
+
+
+class CommitmentTranslationsSerializer(StrictMixin, serializers.Serializer):
+    """The tracker's translations of title and description, by language. `title` and
+    `description` themselves stay the original text."""
+
+    en = CommitmentTextsSerializer(required=False)
+    ru = CommitmentTextsSerializer(required=False)
+    kk = CommitmentTextsSerializer(required=False)
+    fa = CommitmentTextsSerializer(required=False)
+    ps = CommitmentTextsSerializer(required=False)
+
+
 class CommitmentSerializer(StrictMixin, serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     reference = serializers.CharField(read_only=True)
@@ -176,6 +193,14 @@ class CommitmentSerializer(StrictMixin, serializers.Serializer):
     )
     title = LimitedCharField(limit=_limit(Commitment, "title"))
     description = LimitedCharField(limit=DESCRIPTION_MAX_LENGTH, required=False, allow_blank=True)
+    translations = CommitmentTranslationsSerializer(
+        required=False,
+        help_text=(
+            'The tracker\'s translations, e.g. {"ru": {"title": "..."}}. A language or text '
+            "left out is kept; an empty string removes that translation. Read: only the "
+            "languages that have one."
+        ),
+    )
     visit = CachedPrimaryKeyRelatedField(queryset=Visit.objects.all())
     parent = CachedPrimaryKeyRelatedField(
         queryset=Commitment.objects.all(), required=False, allow_null=True
@@ -247,6 +272,12 @@ class CommitmentSerializer(StrictMixin, serializers.Serializer):
     updated_at = serializers.DateTimeField(read_only=True)
     links = CommitmentLinksSerializer(read_only=True)
 
+    def to_internal_value(self, data):
+        values = super().to_internal_value(data)
+        # Flattened into the columns the services take (translated_title_ru, ...).
+        values.update(flatten(values.pop("translations", {}), COMMITMENT_TEXTS))
+        return values
+
     def to_representation(self, c: Commitment) -> dict:
         # Written out by hand: the list endpoint serialises up to 500 rows and the generic
         # field-by-field path costs several times the database query. Keep it in step
@@ -264,6 +295,7 @@ class CommitmentSerializer(StrictMixin, serializers.Serializer):
             "external_id": c.external_id,
             "title": c.title,
             "description": c.description,
+            "translations": translations_of(c, COMMITMENT_TEXTS),
             "visit": c.visit_id,
             "parent": c.parent_id,
             "sector": c.sector,
@@ -421,13 +453,23 @@ class VisitSerializer(serializers.ModelSerializer):
         )
 
 
+class NameTranslationsField(serializers.DictField):
+    """{"ru": {"name": "..."}, ...}: the tracker's translations of a name."""
+
+    child = serializers.DictField(child=serializers.CharField())
+
+    def to_representation(self, value):
+        return translations_of(value, NAME_TEXTS)
+
+
 class OrganisationSerializer(serializers.ModelSerializer):
     country = serializers.CharField(source="country.code", read_only=True)
     aliases = serializers.ListField(child=serializers.CharField(), read_only=True)
+    translations = NameTranslationsField(source="*", read_only=True)
 
     class Meta:
         model = Organisation
-        fields = ("id", "name", "aliases", "country", "kind")
+        fields = ("id", "name", "aliases", "translations", "country", "kind")
 
 
 class SourceSerializer(serializers.ModelSerializer):

@@ -348,3 +348,18 @@ def test_the_status_chart_is_mirrored_right_to_left(officer):
         for seg_l, seg_r in zip(bar_l["segments"], bar_r["segments"], strict=True):
             # The first status starts at the right edge of the bar area in Dari.
             assert seg_r["x"] + seg_r["width"] == pytest.approx(width - seg_l["x"], abs=0.2)
+
+
+@pytest.mark.parametrize(
+    ("code", "grouped"),
+    [("en", "500,000,000"), ("ru", "500\xa0000\xa0000"), ("kk", "500\xa0000\xa0000"),
+     ("fa", "500,000,000"), ("ps", "500,000,000")],
+)  # fmt: skip
+def test_large_amounts_are_grouped_by_thousands_in_every_language(code, grouped):
+    # Django ships fa without grouping and no kk or ps formats at all (tracker/formats/).
+    from django.template import Context, Template
+    from django.utils import translation
+
+    template = Template('{% load humanize %}{{ n|floatformat:"0g" }}|{{ n|intcomma }}')
+    with translation.override(code):
+        assert template.render(Context({"n": 500_000_000})) == f"{grouped}|{grouped}"

@@ -174,6 +174,8 @@ LANGUAGES_BIDI = ["fa", "ps"]
 # Languages whose users read dates in the Solar Hijri calendar unless they choose otherwise.
 SOLAR_HIJRI_LANGUAGES = ("fa", "ps")
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Thousands grouping for kk, fa and ps, which Django ships without (tracker/formats/).
+FORMAT_MODULE_PATH = ["tracker.formats"]
 # Translations of commitments' titles and descriptions and of organisation and person
 # names (commitments/translation.py, docs/i18n.md): one column per interface language.
 # No fallback between languages: a missing translation shows the original instead.

@@ -159,10 +159,15 @@ def status_sector_chart(figures) -> dict:
     width = label_width + bar_width + 60
     label_x = label_width - 8
     rtl = translation.get_language_bidi()
+    # The SVG is always laid out left to right (the stylesheet sets direction: ltr on it),
+    # so the anchors below are physical: a label ends just before its bar, a total starts
+    # just after it.
+    label_anchor, total_anchor = "end", "start"
     if rtl:
-        # Right to left (Dari, Pashto): labels on the right, bars growing leftwards. Only
-        # x is mirrored: the text anchors are logical (start/end), and the SVG inherits
-        # the page's direction, so they turn with it.
+        # Right to left (Dari, Pashto): labels on the right, bars growing leftwards: x is
+        # mirrored and the anchors swap, so a label starts just after its bar (running to
+        # the right edge) and a total ends just before it.
+        label_anchor, total_anchor = "start", "end"
         label_x = width - label_x
         for bar in bars:
             bar["total_x"] = round(width - bar["total_x"], 1)
@@ -172,6 +177,8 @@ def status_sector_chart(figures) -> dict:
     return {
         "bars": bars,
         "rtl": rtl,
+        "label_anchor": label_anchor,
+        "total_anchor": total_anchor,
         "bar_height": row_height - 8,
         "label_x": label_x,
         "width": width,

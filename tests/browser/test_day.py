@@ -135,12 +135,12 @@ def test_phone_overdue_list_shows_owner_and_days_without_sideways_scroll(new_pag
 
 CHART_BOXES = """() => {
   const box = el => { const r = el.getBoundingClientRect();
-    return {x: r.left, y: r.top, width: r.width, height: r.height}; };
+    return {x: r.left, y: r.top, width: r.width, height: r.height, text: el.textContent}; };
   const chart = document.querySelector('figure.chart svg:has(text.chart-total)');
   return {
     svg: box(chart),
-    labels: [...chart.querySelectorAll('text.chart-label')].map(el => ({...box(el), text: el.textContent})),
-    totals: [...chart.querySelectorAll('text.chart-total')].map(el => ({...box(el), text: el.textContent})),
+    labels: [...chart.querySelectorAll('text.chart-label')].map(box),
+    totals: [...chart.querySelectorAll('text.chart-total')].map(box),
     bars: [...chart.querySelectorAll('rect')].map(box),
   };
 }"""

@@ -31,6 +31,7 @@ from .models import (
     FigureKind,
     FigureUnit,
     Note,
+    Organisation,
     Reminder,
     Sector,
     Status,
@@ -473,7 +474,7 @@ def undo_available(commitment: Commitment, user) -> bool:
 
 @dataclass(frozen=True)
 class BriefGroup:
-    counterpart: str
+    counterpart: Organisation  # shown in the reader's language ({% tr %}, translated.shown)
     rows: list[Commitment]
 
 
@@ -495,12 +496,12 @@ def visit_brief(visit: Visit) -> VisitBrief:
         .annotate(evidence_count=Count("evidence", distinct=True))
         .order_by("pledged_by__name", "reference")
     )
-    groups: dict[str, list[Commitment]] = {}
+    groups: dict[int, list[Commitment]] = {}
     for c in rows:
-        groups.setdefault(c.pledged_by.name, []).append(c)
+        groups.setdefault(c.pledged_by_id, []).append(c)
     return VisitBrief(
         visit=visit,
-        groups=[BriefGroup(counterpart=k, rows=v) for k, v in groups.items()],
+        groups=[BriefGroup(counterpart=v[0].pledged_by, rows=v) for v in groups.values()],
         context_facts=list(visit.context_facts.order_by("position", "pk")),
         count=len(rows),
     )

@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
+from modeltranslation.admin import TranslationAdmin
 
 from . import services
 from .exceptions import TransitionNotAllowed, VersionConflict
@@ -62,14 +63,14 @@ class NoteInline(ReadOnlyInline):
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(admin.ModelAdmin):
+class OrganisationAdmin(TranslationAdmin):
     list_display = ("name", "country", "kind")
     list_filter = ("kind", "country")
     search_fields = ("name", "aliases")
 
 
 @admin.register(Person)
-class PersonAdmin(admin.ModelAdmin):
+class PersonAdmin(TranslationAdmin):
     list_display = ("name", "position", "organisation")
     search_fields = ("name", "aliases", "position")
     autocomplete_fields = ("organisation",)
@@ -154,7 +155,10 @@ class CommitmentAdminForm(forms.ModelForm):
 
 
 @admin.register(Commitment)
-class CommitmentAdmin(admin.ModelAdmin):
+class CommitmentAdmin(TranslationAdmin):
+    # TranslationAdmin (django-modeltranslation) offers the translation of title and
+    # description in each language (translated_title_ru, ...) and hides their empty
+    # base fields; the form saves them through the services like every other field.
     form = CommitmentAdminForm
     list_display = ("reference", "title", "status", "sector", "owner", "due_date", "version")
     list_filter = ("status", "sector", "nature", "visit")

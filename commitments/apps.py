@@ -9,4 +9,12 @@ class CommitmentsConfig(AppConfig):
 
     def ready(self) -> None:
         # The `ulower` lookup and SQLite's Unicode lower-case function (free-text search).
+        # Django's table of languages lacks Pashto; modeltranslation's admin asks it
+        # whether each translation column is written right to left.
+        from django.conf.locale import LANG_INFO
+
         from . import search  # noqa: F401
+
+        LANG_INFO.setdefault(
+            "ps", {"bidi": True, "code": "ps", "name": "Pashto", "name_local": "پښتو"}
+        )

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from .formats import format_day
 from .selectors import VisitBrief
+from .translated import COMMITMENT_TEXTS, NAME_TEXTS, shown
 
 FONT_DIR = Path(settings.BASE_DIR) / "static" / "fonts"
 REGULAR = FONT_DIR / "DejaVuSansCondensed.ttf"
@@ -111,13 +112,14 @@ def render_brief_pdf(brief: VisitBrief) -> bytes:
     pdf.ln(4)
     for group in brief.groups:
         pdf.set_font("DejaVu", "B", 7)
-        pdf.cell(0, 3.8, _fit(pdf, group.counterpart, 190), new_x="LMARGIN", new_y="NEXT")
+        party = shown(group.counterpart, "name", NAME_TEXTS)[0]
+        pdf.cell(0, 3.8, _fit(pdf, party, 190), new_x="LMARGIN", new_y="NEXT")
         pdf.set_font("DejaVu", "", 6.3)
         for c in group.rows:
             owner = c.owner.get_full_name() or c.owner.get_username() if c.owner else "—"
             values = {
                 "reference": c.reference,
-                "title": c.title,
+                "title": shown(c, "title", COMMITMENT_TEXTS)[0],
                 "status": c.get_status_display()
                 + (f" +{c.days_overdue.days}d" if c.days_overdue else ""),
                 "owner": owner,

@@ -19,7 +19,7 @@ from django.core.validators import ProhibitNullCharactersValidator
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
-from .formats import DATE_INPUT_FORMATS
+from .formats import DATE_INPUT_FORMATS, CalendarDateField
 from .models import Commitment, FigureKind, Organisation, Sector, Status, Visit
 from .search import search_condition
 
@@ -100,6 +100,10 @@ class BuiltOnceFilterSet(django_filters.FilterSet):
         return names
 
 
+class CalendarDateFilter(django_filters.DateFilter):
+    field_class = CalendarDateField
+
+
 class CommitmentFilterSet(BuiltOnceFilterSet):
     status = django_filters.MultipleChoiceFilter(choices=Status.choices, label=_("Status"))
     sector = django_filters.MultipleChoiceFilter(choices=Sector.choices, label=_("Sector"))
@@ -122,19 +126,13 @@ class CommitmentFilterSet(BuiltOnceFilterSet):
     overdue = django_filters.BooleanFilter(
         method="filter_overdue", label=_("Overdue"), widget=OverdueSelect
     )
-    due_after = django_filters.DateFilter(
-        field_name="due_date",
-        lookup_expr="gte",
-        label=_("Due on or after"),
-        input_formats=DATE_INPUT_FORMATS,
-        help_text=_("Day/month/year, e.g. 16/10/2026."),
+    # The pages take dates in the reader's calendar (issue 15); the API's FilterSet
+    # below keeps them ISO, whatever the calendar.
+    due_after = CalendarDateFilter(
+        field_name="due_date", lookup_expr="gte", label=_("Due on or after")
     )
-    due_before = django_filters.DateFilter(
-        field_name="due_date",
-        lookup_expr="lte",
-        label=_("Due on or before"),
-        input_formats=DATE_INPUT_FORMATS,
-        help_text=_("Day/month/year, e.g. 16/10/2026."),
+    due_before = CalendarDateFilter(
+        field_name="due_date", lookup_expr="lte", label=_("Due on or before")
     )
     updated_since = UtcIsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", label=_("Updated since (ISO 8601)")
@@ -256,6 +254,18 @@ class CommitmentApiFilterSet(CommitmentFilterSet):
     # The schema says boolean: "true" or "false", and anything else is a 400 (the pages'
     # filter reads an unknown value as "either").
     overdue = StrictBooleanFilter(method="filter_overdue", label=_("Overdue"))
+    due_after = django_filters.DateFilter(
+        field_name="due_date",
+        lookup_expr="gte",
+        label=_("Due on or after"),
+        input_formats=DATE_INPUT_FORMATS,
+    )
+    due_before = django_filters.DateFilter(
+        field_name="due_date",
+        lookup_expr="lte",
+        label=_("Due on or before"),
+        input_formats=DATE_INPUT_FORMATS,
+    )
 
     # Typed parameters sent empty ("?due_after=") are refused, not read as "no filter":
     # the schema types them, and an empty value is not a date, a number or a choice.

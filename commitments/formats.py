@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.functional import lazy
+from django.utils.translation import gettext
 
 from tracker import calendars
 
@@ -44,3 +48,60 @@ def zone_name(zone: dt.tzinfo) -> str:
 # machines and <input type=date> send). Their help text says so.
 DATE_INPUT_FORMATS = ["%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y"]
 DATE_INPUT_HINT = "dd/mm/yyyy"
+
+
+# --- Dates people type, in their own calendar (issue 15) ---------------------------------
+
+
+def date_input_help() -> str:
+    """What a date input accepts, in the reader's calendar."""
+    if calendars.current().calendar == calendars.SOLAR_HIJRI:
+        return gettext("Day/month/year in the Solar Hijri calendar, e.g. 25/07/1405.")
+    return gettext("Day/month/year, e.g. 16/10/2026.")
+
+
+date_input_help_lazy = lazy(date_input_help, str)
+
+
+class CalendarDateInput(forms.DateInput):
+    """Shows a stored (Gregorian) date as day/month/year in the reader's calendar."""
+
+    def __init__(self, attrs=None):
+        base = {"placeholder": DATE_INPUT_HINT, "inputmode": "numeric", "autocomplete": "off"}
+        super().__init__({**base, **(attrs or {})})
+
+    def format_value(self, value):
+        if isinstance(value, dt.date):
+            return calendars.format_date(value, "d/m/Y")
+        return super().format_value(value)
+
+
+class CalendarDateField(forms.DateField):
+    """A date typed in the reader's calendar (Gregorian or Solar Hijri, Latin or Eastern
+    digits; tracker.calendars.parse_date), cleaned to the Gregorian date that is stored.
+    A bad date is a form error that says which calendar and form were expected."""
+
+    widget = CalendarDateInput
+
+    def __init__(self, **kwargs):
+        kwargs.pop("input_formats", None)
+        kwargs.setdefault("help_text", date_input_help_lazy())
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if isinstance(value, dt.datetime):
+            return value.date()
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return calendars.parse_date(str(value))
+        except calendars.BadDate as exc:
+            if exc.kind == "day" and exc.calendar == calendars.SOLAR_HIJRI:
+                message = gettext("There is no such day in the Solar Hijri calendar.")
+            elif exc.kind == "day":
+                message = gettext("There is no such day in the calendar.")
+            else:
+                message = gettext("Enter the date as day/month/year.") + " " + date_input_help()
+            raise ValidationError(message, code="invalid") from None

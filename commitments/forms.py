@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from .formats import DATE_INPUT_FORMATS, DATE_INPUT_HINT
+from .formats import CalendarDateField
 from .models import (
     NOTE_MAX_LENGTH,
     NOTE_REQUIRED,
@@ -28,17 +28,9 @@ EVIDENCE_TITLE_MAX = Evidence._meta.get_field("title").max_length
 
 
 def day_field(label: str, *, required: bool = True) -> forms.DateField:
-    """A date typed as dd/mm/yyyy (or ISO), the accepted form said next to it."""
-    return forms.DateField(
-        label=label,
-        required=required,
-        input_formats=DATE_INPUT_FORMATS,
-        widget=forms.DateInput(
-            format="%d/%m/%Y",
-            attrs={"placeholder": DATE_INPUT_HINT, "inputmode": "numeric", "autocomplete": "off"},
-        ),
-        help_text=_("Day/month/year, e.g. 16/10/2026."),
-    )
+    """A date typed as day/month/year in the reader's calendar (or ISO), the accepted
+    form said next to it."""
+    return CalendarDateField(label=label, required=required)
 
 
 class PanelForm(forms.Form):

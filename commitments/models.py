@@ -231,6 +231,9 @@ class Organisation(models.Model):
         OTHER = "other", _("Other")
 
     name = models.CharField(_("name"), max_length=200, unique=True)
+    # The tracker's translations of the name, one column per language
+    # (translated_name_ru, ...; commitments/translation.py). This base column stays empty.
+    translated_name = models.CharField(_("translated name"), max_length=200, blank=True)
     aliases = models.JSONField(
         _("aliases"),
         default=list,
@@ -253,6 +256,7 @@ class Person(models.Model):
     """An official named in a source: who met whom during a visit."""
 
     name = models.CharField(_("name"), max_length=200, unique=True)
+    translated_name = models.CharField(_("translated name"), max_length=200, blank=True)
     aliases = models.JSONField(
         _("aliases"), default=list, blank=True, validators=[validate_string_list]
     )
@@ -447,6 +451,15 @@ class Commitment(models.Model):
     title = models.CharField(_("title"), max_length=300)
     description = models.TextField(
         _("description"),
+        blank=True,
+        validators=[MaxLengthValidator(DESCRIPTION_MAX_LENGTH), validate_storable_text],
+    )
+    # `title` and `description` are the original text. Their translations by the tracker
+    # live in one column per language (translated_title_ru, translated_description_fa,
+    # ...; commitments/translation.py, docs/i18n.md); these two base columns stay empty.
+    translated_title = models.CharField(_("translated title"), max_length=300, blank=True)
+    translated_description = models.TextField(
+        _("translated description"),
         blank=True,
         validators=[MaxLengthValidator(DESCRIPTION_MAX_LENGTH), validate_storable_text],
     )

@@ -17,7 +17,12 @@ from django.db.backends.signals import connection_created
 from django.db.models import Case, IntegerField, Q, Value, When
 from django.db.models.functions import Greatest
 
+from .translated import COMMITMENT_TEXTS, NAME_TEXTS, columns
+
 SQLITE_FUNCTION = "tracker_ulower"
+ZWNJ = "\u200c"
+# Arabic yeh and kaf (and alef maksura) -> the Persian letters Dari and Pashto write.
+_PERSIAN_LETTERS = str.maketrans({"\u064a": "\u06cc", "\u0643": "\u06a9", "\u0649": "\u06cc"})
 
 
 class ULower(models.Transform):
@@ -46,23 +51,44 @@ def register_sqlite_function(sender, connection, **kwargs) -> None:
 connection_created.connect(register_sqlite_function, dispatch_uid="tracker-ulower")
 
 
-def _names_match(term: str, name: str, aliases) -> bool:
-    return term in name.lower() or any(term in str(a).lower() for a in aliases or ())
+def _names_match(terms: list[str], names) -> bool:
+    return any(term in str(name).lower() for name in names if name for term in terms)
 
 
-def _matching_ids(term: str) -> tuple[list[int], list[int], list[int]]:
+def _matching_names(model, terms: list[str]) -> list[int]:
+    # The name, its translations in every language, and the aliases.
+    translated = columns(NAME_TEXTS)
+    return [
+        pk
+        for pk, name, aliases, *others in model.objects.values_list(
+            "pk", "name", "aliases", *translated
+        )
+        if _names_match(terms, [name, *(aliases or ()), *others])
+    ]
+
+
+def search_terms(value: str) -> list[str]:
+    """The lower-cased query and its spellings in Arabic script: Dari and Pashto write
+    compounds with a zero-width non-joiner or a space ("راه‌آهن", "راه آهن"), and
+    keyboards type Arabic yeh and kaf (ي, ك) for the Persian ones (ی, ک)."""
+    term = (value or "").strip().lower()
+    if not term:
+        return []
+    if not any("\u0600" <= char <= "\u06ff" for char in term):
+        return [term]
+    spellings = {term}
+    for spelling in (term, term.translate(_PERSIAN_LETTERS)):
+        spellings |= {spelling, spelling.replace(ZWNJ, " "), spelling.replace(ZWNJ, "")}
+        spellings.add(spelling.replace(" ", ZWNJ))
+    return [term, *sorted(spellings - {term})]
+
+
+def _matching_ids(terms: list[str]) -> tuple[list[int], list[int], list[int]]:
     from .models import Organisation, Person
 
-    orgs = [
-        pk
-        for pk, name, aliases in Organisation.objects.values_list("pk", "name", "aliases")
-        if _names_match(term, name, aliases)
-    ]
-    people = [
-        pk
-        for pk, name, aliases in Person.objects.values_list("pk", "name", "aliases")
-        if _names_match(term, name, aliases)
-    ]
+    orgs = _matching_names(Organisation, terms)
+    people = _matching_names(Person, terms)
+    term = terms[0]
     users = [
         pk
         for pk, first, last, username in get_user_model().objects.values_list(
@@ -73,23 +99,34 @@ def _matching_ids(term: str) -> tuple[list[int], list[int], list[int]]:
     return orgs, people, users
 
 
+def _contains(fields: list[str], terms: list[str]) -> Q:
+    """Any of the columns holds any spelling of the term (each a LIKE that a trigram
+    index of migrations 0015 and 0017 serves on PostgreSQL)."""
+    found = Q()
+    for name in fields:
+        for term in terms:
+            found |= Q(**{f"{name}__ulower__contains": term})
+    return found
+
+
 def search_condition(value: str) -> tuple[Q, models.Expression] | None:
     """The Q that selects commitments matching `value`, and a rank expression (higher
     is better): reference, then title, then parties and owner, then the longer texts,
     then the people met during the visit. None for an empty query."""
     from .models import Commitment, Meeting
 
-    term = (value or "").strip().lower()
-    if not term:
+    terms = search_terms(value)
+    if not terms:
         return None
-    orgs, people, users = _matching_ids(term)
+    term = terms[0]
+    orgs, people, users = _matching_ids(terms)
     co_pledged = Commitment.co_pledgers.through.objects.filter(organisation_id__in=orgs).values(
         "commitment_id"
     )
     tiers = [
         (100, Q(reference__ulower=term)),
         (60, Q(reference__ulower__contains=term) | Q(external_id=value.strip())),
-        (40, Q(title__ulower__contains=term)),
+        (40, _contains(["title", *columns({"title": COMMITMENT_TEXTS["title"]})], terms)),
         (
             30,
             Q(pledged_by_id__in=orgs)
@@ -97,7 +134,17 @@ def search_condition(value: str) -> tuple[Q, models.Expression] | None:
             | Q(pk__in=co_pledged)
             | Q(owner_id__in=users),
         ),
-        (20, Q(description__ulower__contains=term) | Q(source_quote__ulower__contains=term)),
+        (
+            20,
+            _contains(
+                [
+                    "description",
+                    "source_quote",
+                    *columns({"description": COMMITMENT_TEXTS["description"]}),
+                ],
+                terms,
+            ),
+        ),
         (
             10,
             Q(visit__delegation_lead_id__in=people)

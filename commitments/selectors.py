@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -34,6 +34,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from . import translated
 from .models import (
     MONEY_PLEDGED_KINDS,
     OPEN_STATUSES,
@@ -45,6 +46,7 @@ from .models import (
     FigureKind,
     FigureUnit,
     Note,
+    Organisation,
     Reminder,
     Sector,
     Status,
@@ -54,6 +56,7 @@ from .models import (
     overdue_q,
     today_local,
 )
+from .translated import COMMITMENT_TEXTS, columns
 
 # Days ahead that the dashboard's "falls due soon" panel looks.
 DUE_SOON_DAYS = 14
@@ -122,6 +125,8 @@ API_ROW_FIELDS = (
     "change_seq",
     "created_at",
     "updated_at",
+    # The translations shown beside the originals (commitments/translated.py).
+    *columns(COMMITMENT_TEXTS),
 )
 
 
@@ -577,7 +582,7 @@ def undo_available(commitment: Commitment, user) -> bool:
 
 @dataclass(frozen=True)
 class BriefGroup:
-    counterpart: str
+    counterpart: Organisation  # shown in the reader's language ({% tr %}, translated.shown)
     rows: list[Commitment]
 
 
@@ -599,12 +604,12 @@ def visit_brief(visit: Visit) -> VisitBrief:
         .annotate(evidence_count=Count("evidence", distinct=True))
         .order_by("pledged_by__name", "reference")
     )
-    groups: dict[str, list[Commitment]] = {}
+    groups: dict[int, list[Commitment]] = {}
     for c in rows:
-        groups.setdefault(c.pledged_by.name, []).append(c)
+        groups.setdefault(c.pledged_by_id, []).append(c)
     return VisitBrief(
         visit=visit,
-        groups=[BriefGroup(counterpart=k, rows=v) for k, v in groups.items()],
+        groups=[BriefGroup(counterpart=v[0].pledged_by, rows=v) for v in groups.values()],
         context_facts=list(visit.context_facts.order_by("position", "pk")),
         count=len(rows),
     )
@@ -622,6 +627,8 @@ class OverdueGroup:
     count: int
     oldest_due: dt.date
     longest_days: int
+    # The name's translations by language (organisations: issue 15), for {% tr %}.
+    translations: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -658,9 +665,24 @@ def manager_view(on: dt.date | None = None) -> ManagerView:
             on, "owner_id", "owner__first_name", "owner__last_name", "owner__username"
         )
     ]
+    # Cached for every reader (dashboard_figures): all the languages' names go along.
+    names = [f"pledged_by__{c}" for c in translated.columns(translated.NAME_TEXTS)]
     by_counterpart = [
-        OverdueGroup(key=pk, name=name, count=n, oldest_due=oldest, longest_days=(on - oldest).days)
-        for pk, name, n, oldest in _overdue_groups(on, "pledged_by_id", "pledged_by__name")
+        OverdueGroup(
+            key=pk,
+            name=name,
+            count=n,
+            oldest_due=oldest,
+            longest_days=(on - oldest).days,
+            translations={
+                lang: value
+                for lang, value in zip(translated.languages(), others, strict=True)
+                if value
+            },
+        )
+        for pk, name, *others, n, oldest in _overdue_groups(
+            on, "pledged_by_id", "pledged_by__name", *names
+        )
     ]
     return ManagerView(by_owner=by_owner, by_counterpart=by_counterpart, trend=_trend(on))
 

@@ -178,3 +178,21 @@ def test_admin_cannot_delete_notes_or_evidence_single_or_bulk(admin_client, hist
     row_after = model.objects.get(pk=row.pk)
     written = {Note: "n", Evidence: "Minutes"}[model]
     assert getattr(row_after, "text", getattr(row_after, "title", None)) == written
+
+
+@pytest.mark.django_db
+def test_admin_edits_translations_through_the_service(admin_client, commitment):
+    # Issue 15: each language's translation of title and description, not their empty
+    # base fields; the original title stays as it was.
+    fields = set(admin_client.get(_change_url(commitment)).context["adminform"].form.fields)
+    assert {"translated_title_fa", "translated_description_ru"} <= fields
+    assert not {"translated_title", "translated_description"} & fields
+    original = commitment.title
+    data = _form_data(admin_client, commitment, translated_title_fa="راه آهن هرات")
+    response = admin_client.post(_change_url(commitment), data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    commitment.refresh_from_db()
+    assert (commitment.title, commitment.translated_title_fa) == (original, "راه آهن هرات")
+    event = AuditEvent.objects.get(commitment=commitment, action="update")
+    assert event.channel == Channel.ADMIN
+    assert set(event.changes) == {"translated_title_fa"}

@@ -96,6 +96,26 @@ def test_every_commitment_has_a_source_and_a_quote():
         assert c["quote"].strip(), c["reference"]
 
 
+def test_titles_and_names_carry_the_trackers_translations_never_a_quote():
+    """Issue 15: every commitment title and every organisation and person name has a
+    Russian, Kazakh, Dari and Pashto translation under `translations` (the tracker's own
+    words, kept apart from the quote, which is never translated)."""
+    rows = [(c["reference"], "title", c) for c in DATA["commitments"]]
+    rows += [(o["key"], "name", o) for o in DATA["organisations"]]
+    rows += [(p["name"], "name", p) for p in DATA["people"]]
+    for label, text, row in rows:
+        given = row.get("translations", {})
+        assert set(given) == {"ru", "kk", "fa", "ps"}, label
+        for lang, values in given.items():
+            assert set(values) <= {"title", "description", "name"}, (label, lang)
+            assert values[text].strip() and values[text] != row[text], (label, lang)
+            assert "quote" not in values and values[text] != row.get("quote"), (label, lang)
+        # Each in its own script: Cyrillic for Russian and Kazakh, Arabic for Dari, Pashto.
+        for lang, script in (("ru", "\u0400-\u04ff"), ("kk", "\u0400-\u04ff"),
+                             ("fa", "\u0600-\u06ff"), ("ps", "\u0600-\u06ff")):  # fmt: skip
+            assert re.search(f"[{script}]", given[lang][text]), (label, lang)
+
+
 @pytest.mark.parametrize(("what", "source", "quote"), _quoted_items())
 def test_every_quote_occurs_verbatim_in_its_source(what, source, quote):
     texts = _texts()

@@ -59,6 +59,20 @@ def test_translations_keep_every_placeholder(code):
     assert wrong == []
 
 
+@pytest.mark.parametrize("code", TRANSLATED)
+def test_translations_begin_and_end_with_a_newline_where_the_english_does(code):
+    # GNU msgfmt refuses a catalogue where they differ (`msgfmt -c`), and an email body
+    # would lose its last line break.
+    wrong = [
+        e.msgid
+        for e in _catalogue(code)
+        for form in (list(e.msgstr_plural.values()) if e.msgid_plural else [e.msgstr])
+        if (e.msgid.endswith("\n"), e.msgid.startswith("\n"))
+        != (form.endswith("\n"), form.startswith("\n"))
+    ]
+    assert wrong == []
+
+
 def test_the_catalogues_have_the_same_msgids():
     ids = {code: {(e.msgctxt, e.msgid) for e in _catalogue(code)} for code in TRANSLATED}
     assert ids["kk"] == ids["ru"] == ids["fa"] == ids["ps"]
@@ -334,3 +348,18 @@ def test_the_status_chart_is_mirrored_right_to_left(officer):
         for seg_l, seg_r in zip(bar_l["segments"], bar_r["segments"], strict=True):
             # The first status starts at the right edge of the bar area in Dari.
             assert seg_r["x"] + seg_r["width"] == pytest.approx(width - seg_l["x"], abs=0.2)
+
+
+@pytest.mark.parametrize(
+    ("code", "grouped"),
+    [("en", "500,000,000"), ("ru", "500\xa0000\xa0000"), ("kk", "500\xa0000\xa0000"),
+     ("fa", "500,000,000"), ("ps", "500,000,000")],
+)  # fmt: skip
+def test_large_amounts_are_grouped_by_thousands_in_every_language(code, grouped):
+    # Django ships fa without grouping and no kk or ps formats at all (tracker/formats/).
+    from django.template import Context, Template
+    from django.utils import translation
+
+    template = Template('{% load humanize %}{{ n|floatformat:"0g" }}|{{ n|intcomma }}')
+    with translation.override(code):
+        assert template.render(Context({"n": 500_000_000})) == f"{grouped}|{grouped}"

@@ -217,8 +217,12 @@ def test_a_database_loaded_before_records_existed_is_corrected_with_the_baseline
     )
 
     without_baseline = _import()
-    assert "3 created, 0 updated" in without_baseline  # 027-029; nothing old overwritten
+    # 027-029 created; nothing old overwritten: the 24 others only gain the translations
+    # they lacked (issue 15), which no edit can have filled since.
+    assert "3 created, 24 updated" in without_baseline
     assert Commitment.objects.get(reference="KZ-AF-2025-017").figure_kind == ""
+    for event in AuditEvent.objects.filter(action="update", channel=Channel.IMPORT):
+        assert all(name.startswith("translated_title_") for name in event.changes), event
 
     out = _import(FIXTURE, "--baseline", str(LEGACY))
     assert "1 conflicts" in out and "conflict: KZ-AF-2025-007 title: kept 'Desk'" in out
@@ -286,3 +290,88 @@ def test_exit_status_is_0_on_success_and_non_zero_on_a_bad_file(tmp_path):
     refused = run("import_visit", str(bad))
     assert refused.returncode != 0
     assert "Nothing was imported" in refused.stderr and "not valid JSON" in refused.stderr
+
+
+# --- Issue 15: the tracker's translations of titles and names ------------------------
+
+
+def _translated(reference: str) -> dict:
+    c = Commitment.objects.get(reference=reference)
+    return {lang: getattr(c, f"translated_title_{lang}") for lang in ("ru", "kk", "fa", "ps")}
+
+
+def test_the_data_set_loads_titles_and_names_in_four_languages_beside_the_original(db):
+    _import()
+    data = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    for item in data["commitments"]:
+        c = Commitment.objects.get(reference=item["reference"])
+        assert c.title == item["title"]  # the original, in English
+        assert c.source_quote == item["quote"]  # the quote stays verbatim, untranslated
+        for lang in ("ru", "kk", "fa", "ps"):
+            assert getattr(c, f"translated_title_{lang}") == item["translations"][lang]["title"]
+        assert not c.translated_title_en  # the original is English: nothing to translate
+    railway = _translated("KZ-AF-2025-001")
+    assert "Тургунди" in railway["ru"] and "راه آهن" in railway["fa"]
+    kz = Organisation.objects.get(name="Government of Kazakhstan")
+    assert (kz.translated_name_ru, kz.translated_name_kk) == (
+        "Правительство Казахстана",
+        "Қазақстан Үкіметі",
+    )
+    assert Organisation.objects.filter(translated_name_fa__isnull=True).count() == 0
+
+
+def test_an_edited_translation_is_kept_and_an_untouched_one_follows_the_file(db, tmp_path):
+    _import()
+    edited = Commitment.objects.get(reference="KZ-AF-2025-005").pk
+    ru = {"translated_title_ru": "Торговый дом Казахстана в Кабуле"}
+    services.commitment_update(commitment_id=edited, actor=None, channel="system", data=ru)
+
+    def edit(data):
+        _item(data, "KZ-AF-2025-005")["translations"]["ru"]["title"] = "Новое из файла"
+        _item(data, "KZ-AF-2025-006")["translations"]["fa"]["title"] = "عنوان تازه"
+        data["organisations"][0]["translations"]["kk"]["name"] = "ҚР Үкіметі"
+
+    out = _import(_edited_copy(tmp_path, edit))
+    assert "1 updated" in out and "1 conflicts" in out, out
+    assert "KZ-AF-2025-005 translated_title_ru: kept" in out
+    assert _translated("KZ-AF-2025-005")["ru"] == "Торговый дом Казахстана в Кабуле"
+    assert _translated("KZ-AF-2025-006")["fa"] == "عنوان تازه"
+    assert Organisation.objects.get(name="Government of Kazakhstan").translated_name_kk == (
+        "ҚР Үкіметі"
+    )
+    # And the run after it changes nothing more.
+    assert "0 updated" in _import(_edited_copy(tmp_path, edit))
+
+
+def test_a_database_imported_before_translations_takes_them_without_conflicts(db, tmp_path):
+    def untranslated(data):
+        for row in [*data["organisations"], *data["people"], *data["commitments"]]:
+            row.pop("translations", None)
+
+    _import(_edited_copy(tmp_path, untranslated))
+    # As the records of an import made before translations existed: without their keys.
+    for record in ImportRecord.objects.all():
+        record.values = {k: v for k, v in record.values.items() if "translated_" not in k}
+        record.save()
+    assert not any(_translated("KZ-AF-2025-001").values())
+    out = _import()
+    assert f"0 created, {ALL} updated, 0 unchanged, 0 conflicts" in out, out
+    assert _translated("KZ-AF-2025-001")["kk"].startswith("Тургунди")
+    assert f"0 created, 0 updated, {ALL} unchanged, 0 conflicts" in _import()
+
+
+@pytest.mark.parametrize(
+    ("translations", "message"),
+    [
+        ({"xx": {"title": "?"}}, "unknown language 'xx'"),
+        ({"ru": {"quote": "?"}}, "translations['ru']['quote'] is not a text"),
+        ({"ru": "?"}, "translations['ru'] must be an object"),
+    ],
+)
+def test_bad_translations_stop_the_import_and_write_nothing(db, tmp_path, translations, message):
+    def edit(data):
+        _item(data, "KZ-AF-2025-001")["translations"] = translations
+
+    with pytest.raises(CommandError, match=message.replace("[", r"\[")):
+        _import(_edited_copy(tmp_path, edit))
+    assert not Commitment.objects.exists()

@@ -84,3 +84,71 @@ def test_api_and_list_use_the_same_search(client, officer, visit_loaded):
     html = client.get("/commitments/", {"q": "Baradar", "per_page": 100}).content.decode()
     for ref in _q("Baradar"):
         assert ref in html
+
+
+# --- Issue 15: every language's titles and names, in the real data set ----------------
+
+
+def _dataset():
+    import json
+
+    return json.loads(FIXTURE.read_text(encoding="utf-8"))
+
+
+def _expected(term: str, lang: str) -> set[str]:
+    """Worked out from the file, not through the search: the commitments whose
+    translated title holds the term, or one of whose parties' translated names does."""
+    data = _dataset()
+    named = {
+        o["key"]
+        for o in data["organisations"]
+        if term in o.get("translations", {}).get(lang, {}).get("name", "").lower()
+    }
+    found = set()
+    for c in data["commitments"]:
+        title = c.get("translations", {}).get(lang, {}).get("title", "").lower()
+        parties = {*c["pledged_by"], c.get("beneficiary")}
+        if term in title or parties & named:
+            found.add(c["reference"])
+    return found
+
+
+def test_kazakhstan_in_russian_finds_the_kazakh_commitments_of_the_real_data(visit_loaded):
+    expected = _expected("казахстан", "ru")
+    # Pledged by the Kazakh government or a ministry, or "в Казахстане" in the title.
+    assert {"KZ-AF-2025-001", "KZ-AF-2025-005", "KZ-AF-2025-006", "KZ-AF-2025-010"} <= expected
+    assert _q("Казахстан") == expected
+    assert _q("казахстан") == expected
+    # Kazakh spells the country with its own letters: its titles and names are found too.
+    assert "KZ-AF-2025-006" in _q("Қазақстан")
+
+
+def test_railway_in_dari_finds_the_railway_commitments_of_the_real_data(visit_loaded):
+    expected = {"KZ-AF-2025-001", "KZ-AF-2025-002", "KZ-AF-2025-004"}
+    assert _expected("راه آهن", "fa") == expected
+    assert _q("راه آهن") == expected
+    # Written as one word with a zero-width non-joiner, as many Dari keyboards do.
+    assert _q("راه\u200cآهن") == expected
+    # Pashto: "railway line".
+    assert _q("اورګاډي پټلۍ") == expected
+
+
+def test_freedom_finds_the_joint_accounts_with_freedom_bank(visit_loaded):
+    assert _q("Freedom") == {"KZ-AF-2025-011"}
+    assert _q("фридом") == {"KZ-AF-2025-011"}  # the bank's name in Russian
+    assert _q("فریدم") == {"KZ-AF-2025-011"}  # and in Dari
+
+
+def test_arabic_letters_typed_for_persian_ones_still_match(visit_loaded):
+    # Arabic kaf (ك) and yeh (ي), as an Arabic keyboard types "کابل" and "همکاری".
+    kabul = _q("کابل")
+    assert kabul
+    assert _q("\u0643ابل") == kabul
+    assert _q("همکار\u064a") == _q("همکاری") != set()
+    assert _q("قزاقستان") >= {"KZ-AF-2025-006"}
+    assert _q("ژوندی ستوری") == set()  # a Pashto phrase the data set lacks
+
+
+def test_a_translated_name_of_a_person_finds_the_visits_commitments(visit_loaded):
+    assert _q("Барадар") == _q("Baradar") != set()
+    assert _q("برادر") == _q("Baradar")

@@ -1,5 +1,6 @@
 """On PostgreSQL the search (commitments/search.py) is served by the trigram indexes of
-migration 0015: a search with no match reads indexes, not every row (issue 13)."""
+migrations 0015 and 0017 (every language's title and description, issue 15): a search
+with no match reads indexes, not every row (issue 13)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,18 @@ from django.db import connection
 
 from commitments.models import Commitment
 from commitments.search import search_condition
+from commitments.translated import COMMITMENT_TEXTS, columns
 
 from .factories import CommitmentFactory
+
+# The originals (migration 0015) and every language's translation (0017).
+COLUMNS = (
+    "reference",
+    "title",
+    "description",
+    "source_quote",
+    *columns(COMMITMENT_TEXTS),
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -21,21 +32,17 @@ def test_a_search_with_no_match_is_served_by_the_trigram_indexes():
         cursor.execute(
             "SELECT indexname FROM pg_indexes WHERE indexname LIKE %s ORDER BY 1", ["%_trgm"]
         )
-        assert [r[0] for r in cursor.fetchall()] == [
-            "commitment_description_trgm",
-            "commitment_reference_trgm",
-            "commitment_source_quote_trgm",
-            "commitment_title_trgm",
-        ]
+        assert [r[0] for r in cursor.fetchall()] == sorted(f"commitment_{c}_trgm" for c in COLUMNS)
         # A tiny test table is cheaper to read whole (a seq scan, or a full scan of any
         # index), so forbid both to see what can serve the search's condition itself.
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("SET LOCAL enable_indexscan = off")
-        condition, _rank = search_condition("zzqx no such words")
+        # Arabic script: two spellings (space or zero-width non-joiner), each a LIKE.
+        condition, _rank = search_condition("zzqx no such words راه آهن")
         query = Commitment.objects.filter(condition).order_by().query
         sql, params = query.sql_with_params()
         cursor.execute(f"EXPLAIN {sql}", params)
         plan = "\n".join(r[0] for r in cursor.fetchall())
-    for index in ("title", "description", "reference", "source_quote"):
-        assert f"commitment_{index}_trgm" in plan, plan
+    for column in COLUMNS:
+        assert f"commitment_{column}_trgm" in plan, plan
     assert "Seq Scan on commitments_commitment" not in plan, plan

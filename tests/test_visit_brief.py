@@ -4,6 +4,7 @@ embedded for Latin, Cyrillic and Arabic."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -85,3 +86,36 @@ def test_brief_of_an_unknown_visit_is_a_404(client, viewer, db):
     client.force_login(viewer)
     assert client.get("/visits/999/brief/").status_code == 404
     assert client.get("/visits/999/brief.pdf").status_code == 404
+
+
+@needs_poppler
+@pytest.mark.parametrize("code", ["ru", "fa"])
+def test_the_brief_shows_titles_and_parties_in_the_readers_language(
+    client, viewer, visit, tmp_path, code
+):
+    from commitments.models import Profile
+
+    Profile.objects.filter(user=viewer).update(language=code)
+    railway = Commitment.objects.get(reference="KZ-AF-2025-001")
+    title = getattr(railway, f"translated_title_{code}")
+    party = getattr(railway.pledged_by, f"translated_name_{code}")
+    assert title and party and title != railway.title
+    client.force_login(viewer)
+    html = client.get(f"/visits/{visit.pk}/brief/").content.decode()
+    assert title in html and party in html
+    # The group row shows the translation; the original is only in its marker's hover text.
+    assert f">{railway.pledged_by.name}<" not in html
+    text = subprocess.run(
+        ["pdftotext", str(_pdf(client, viewer, visit, tmp_path)), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    # Each row is cut to its column, so look for the title's first words. pdftotext gives
+    # Arabic script in logical order but wraps runs in bidi controls and moves digit runs,
+    # so the words are looked for one by one, the controls removed.
+    text = re.sub("[\u202a-\u202e]", "", text)
+    words = [w for w in title.split() if not any(ch.isdigit() for ch in w)][:2]
+    assert all(w in text for w in words), words
+    assert party in text
+    assert railway.pledged_by.name not in text

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime as dt
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -138,3 +139,47 @@ def format_date(value: dt.date | dt.datetime | None, fmt: str = "j F Y", style=N
             parts.append(ch)
     text = "".join(parts)
     return text.translate(_EASTERN) if style.eastern_digits else text
+
+
+# --- Dates typed by people (issue 15) --------------------------------------------------
+
+_LATIN = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
+_PARTS = re.compile(r"(\d{1,4})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{1,4})", re.ASCII)
+# No Solar Hijri year in use comes near 1700 (that is 2321 in the Gregorian calendar), and
+# no due date is before 1700: a larger year is a Gregorian date pasted from elsewhere (ISO).
+SOLAR_HIJRI_YEARS_BELOW = 1700
+
+
+class BadDate(ValueError):
+    """`kind` is "format" (not day/month/year) or "day" (no such day in the calendar)."""
+
+    def __init__(self, kind: str, calendar: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+        self.calendar = calendar
+
+
+def parse_date(text: str, style: DateStyle | None = None) -> dt.date:
+    """A date as a person types it, to the Gregorian date that is stored: day/month/year
+    (or year first, as ISO writes it), with / . or - between, Latin or Eastern Arabic
+    digits. A Solar Hijri reader's dates are Solar Hijri, unless the year is one of the
+    Gregorian calendar's (SOLAR_HIJRI_YEARS_BELOW). Raises BadDate."""
+    style = style or current()
+    match = _PARTS.fullmatch(text.strip().translate(_LATIN))
+    if match is None:
+        raise BadDate("format", style.calendar)
+    first, month, last = match.groups()
+    if len(first) == 4:
+        year, day = first, last
+    elif len(last) == 4:
+        year, day = last, first
+    else:
+        raise BadDate("format", style.calendar)
+    year, month, day = int(year), int(month), int(day)
+    solar = style.calendar == SOLAR_HIJRI and year < SOLAR_HIJRI_YEARS_BELOW
+    try:
+        if solar:
+            return jdatetime.date(year, month, day).togregorian()
+        return dt.date(year, month, day)
+    except ValueError:
+        raise BadDate("day", SOLAR_HIJRI if solar else GREGORIAN) from None

@@ -31,6 +31,8 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    # Before the admin, as modeltranslation asks (it patches the admin's forms).
+    "modeltranslation",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -172,6 +174,14 @@ LANGUAGES_BIDI = ["fa", "ps"]
 # Languages whose users read dates in the Solar Hijri calendar unless they choose otherwise.
 SOLAR_HIJRI_LANGUAGES = ("fa", "ps")
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Thousands grouping for kk, fa and ps, which Django ships without (tracker/formats/).
+FORMAT_MODULE_PATH = ["tracker.formats"]
+# Translations of commitments' titles and descriptions and of organisation and person
+# names (commitments/translation.py, docs/i18n.md): one column per interface language.
+# No fallback between languages: a missing translation shows the original instead.
+MODELTRANSLATION_DEFAULT_LANGUAGE = "en"
+MODELTRANSLATION_LANGUAGES = tuple(code for code, _name in LANGUAGES)
+MODELTRANSLATION_FALLBACK_LANGUAGES = {"default": ()}
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")

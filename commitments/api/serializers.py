@@ -39,6 +39,7 @@ from ..models import (
     today_local,
 )
 from ..selectors import API_ROW_FIELDS, co_pledger_ids
+from ..translated import COMMITMENT_TEXTS, NAME_TEXTS, flatten, translations_in, translations_of
 from ..validators import validate_currency, validate_http_url
 
 API_PREFIX = "/api/v1/"
@@ -170,6 +171,22 @@ def _datetime(value):
     return value.replace(tzinfo=None).isoformat() + "Z"
 
 
+class CommitmentTextsSerializer(StrictMixin, serializers.Serializer):
+    title = LimitedCharField(limit=_limit(Commitment, "title"), required=False, allow_blank=True)
+    description = LimitedCharField(limit=DESCRIPTION_MAX_LENGTH, required=False, allow_blank=True)
+
+
+class CommitmentTranslationsSerializer(StrictMixin, serializers.Serializer):
+    """The tracker's translations of title and description, by language. `title` and
+    `description` themselves stay the original text."""
+
+    en = CommitmentTextsSerializer(required=False)
+    ru = CommitmentTextsSerializer(required=False)
+    kk = CommitmentTextsSerializer(required=False)
+    fa = CommitmentTextsSerializer(required=False)
+    ps = CommitmentTextsSerializer(required=False)
+
+
 class CommitmentSerializer(StrictMixin, serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     reference = serializers.CharField(read_only=True)
@@ -178,6 +195,14 @@ class CommitmentSerializer(StrictMixin, serializers.Serializer):
     )
     title = LimitedCharField(limit=_limit(Commitment, "title"))
     description = LimitedCharField(limit=DESCRIPTION_MAX_LENGTH, required=False, allow_blank=True)
+    translations = CommitmentTranslationsSerializer(
+        required=False,
+        help_text=(
+            'The tracker\'s translations, e.g. {"ru": {"title": "..."}}. A language or text '
+            "left out is kept; an empty string removes that translation. Read: only the "
+            "languages that have one."
+        ),
+    )
     visit = CachedPrimaryKeyRelatedField(queryset=Visit.objects.all())
     parent = CachedPrimaryKeyRelatedField(
         queryset=Commitment.objects.all(), required=False, allow_null=True
@@ -249,6 +274,12 @@ class CommitmentSerializer(StrictMixin, serializers.Serializer):
     updated_at = serializers.DateTimeField(read_only=True)
     links = CommitmentLinksSerializer(read_only=True)
 
+    def to_internal_value(self, data):
+        values = super().to_internal_value(data)
+        # Flattened into the columns the services take (translated_title_ru, ...).
+        values.update(flatten(values.pop("translations", {}), COMMITMENT_TEXTS))
+        return values
+
     def to_representation(self, c: Commitment) -> dict:
         # One commitment: the same plain values a list page reads with .values().
         row = {name: getattr(c, name) for name in API_ROW_FIELDS}
@@ -282,6 +313,7 @@ def commitment_data(row: dict, *, co_pledgers: list[int], today: dt.date) -> dic
         "external_id": row["external_id"],
         "title": row["title"],
         "description": row["description"],
+        "translations": translations_in(row, COMMITMENT_TEXTS),
         "visit": row["visit_id"],
         "parent": row["parent_id"],
         "sector": row["sector"],
@@ -454,13 +486,23 @@ class VisitSerializer(serializers.ModelSerializer):
         )
 
 
+class NameTranslationsField(serializers.DictField):
+    """{"ru": {"name": "..."}, ...}: the tracker's translations of a name."""
+
+    child = serializers.DictField(child=serializers.CharField())
+
+    def to_representation(self, value):
+        return translations_of(value, NAME_TEXTS)
+
+
 class OrganisationSerializer(serializers.ModelSerializer):
     country = serializers.CharField(source="country.code", read_only=True)
     aliases = serializers.ListField(child=serializers.CharField(), read_only=True)
+    translations = NameTranslationsField(source="*", read_only=True)
 
     class Meta:
         model = Organisation
-        fields = ("id", "name", "aliases", "country", "kind")
+        fields = ("id", "name", "aliases", "translations", "country", "kind")
 
 
 class SourceSerializer(serializers.ModelSerializer):

@@ -38,12 +38,14 @@ from ..models import (
 )
 from ..permissions import can_reassign, can_reopen, can_retract_note, editable_ids
 from ..selectors import undoable_move
+from ..translated import COMMITMENT_TEXTS, columns
 from ..validators import validate_storable_text
 from .reminders import reminders_void_stale, reminders_void_stale_many
 from .webhooks import webhook_events_record, webhook_events_record_many
 
 User = get_user_model()
 
+TRANSLATION_FIELDS = tuple(columns(COMMITMENT_TEXTS))
 # Fields a caller may set through create/update; status moves only via transitions.
 EDITABLE_FIELDS = (
     "title",
@@ -68,6 +70,8 @@ EDITABLE_FIELDS = (
     "source_quote",
     "external_id",
     "co_pledgers",
+    # The tracker's translations of title and description, one per language (issue 15).
+    *TRANSLATION_FIELDS,
 )
 # Many-to-many fields among them: set after the row is saved, by the single-item
 # services only (the set-based ones refuse them rather than drop them).
@@ -474,6 +478,8 @@ def _apply_changes(commitment: Commitment, data: Mapping[str, Any]) -> dict[str,
             except ValidationError as exc:
                 errors[name] = exc.messages
                 continue
+        if name in TRANSLATION_FIELDS:  # "" and null both mean "no translation"
+            old, new = old or None, new or None
         if old != new:
             changes[name] = [_as_text(old), _as_text(new)]
             setattr(commitment, field.attname if field.is_relation else name, new)

@@ -49,6 +49,7 @@ from ..models import (
     Status,
     Visit,
 )
+from ..translated import COMMITMENT_TEXTS, NAME_TEXTS, column, columns, languages
 from .commitments import EvidenceInput, commitment_create, commitment_transition, commitment_update
 
 
@@ -143,6 +144,25 @@ def _money(value: Any, where: str) -> str | None:
         raise DatasetError(f"{where}: {value!r} is not an amount.") from None
 
 
+def _translations(item: dict, texts: dict[str, str], where: str) -> dict[str, str]:
+    """The row's `translations` ({"ru": {"title": "..."}, ...}: the tracker's own, never a
+    quote) as one value per translation column, "" where the file gives none."""
+    given = item.get("translations") or {}
+    if not isinstance(given, dict):
+        raise DatasetError(f"{where}: 'translations' must be an object.")
+    out = dict.fromkeys(columns(texts), "")
+    for lang, values in given.items():
+        if lang not in languages():
+            raise DatasetError(f"{where}: unknown language {lang!r} in 'translations'.")
+        if not isinstance(values, dict):
+            raise DatasetError(f"{where}: translations[{lang!r}] must be an object.")
+        for name, value in values.items():
+            if name not in texts or not isinstance(value, str):
+                raise DatasetError(f"{where}: translations[{lang!r}][{name!r}] is not a text.")
+            out[column(texts[name], lang)] = value
+    return out
+
+
 def _plan(data: dict) -> dict[tuple[str, str], dict[str, Any]]:
     """What the file asks each row to hold, keyed by (model, natural key), with relations
     as natural keys. Pure: reads no database, so a baseline file is planned the same way.
@@ -159,6 +179,7 @@ def _plan(data: dict) -> dict[tuple[str, str], dict[str, Any]]:
             "aliases": list(o.get("aliases", [])),
             "country": _req(o, "country", where),
             "kind": _req(o, "kind", where),
+            **_translations(o, NAME_TEXTS, where),
         }
 
     def org(key: Any, where: str) -> str | None:
@@ -175,6 +196,7 @@ def _plan(data: dict) -> dict[tuple[str, str], dict[str, Any]]:
             "aliases": list(p.get("aliases", [])),
             "position": p.get("position", ""),
             "organisation": org(p.get("organisation"), where),
+            **_translations(p, NAME_TEXTS, where),
         }
 
     def person(name: str, where: str) -> str:
@@ -271,6 +293,7 @@ def _plan(data: dict) -> dict[tuple[str, str], dict[str, Any]]:
             **fig,
             "source": source(_req(item, "source", ref), ref),
             "source_quote": _req(item, "quote", ref),
+            **_translations(item, COMMITMENT_TEXTS, ref),
             # Not merged: used when the importer creates the commitment.
             "status": _req(item, "status", ref),
         }
@@ -302,16 +325,28 @@ def _date(value: dt.date | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def _translation_getters(texts: dict[str, str]) -> dict[str, Callable[[Any], Any]]:
+    # NULL and "" both mean "no translation"; the plan says "".
+    return {name: (lambda n: lambda obj: getattr(obj, n) or "")(name) for name in columns(texts)}
+
+
+# Fields added after import records began: a record without one means no import wrote
+# it, and it was empty then (so an empty field takes the file's value, and a filled one
+# was filled by someone and is kept).
+_ADDED_LATER = frozenset(columns(COMMITMENT_TEXTS) + columns(NAME_TEXTS))
+
 _CURRENT: dict[str, dict[str, Callable[[Any], Any]]] = {
     "organisation": {
         "aliases": lambda o: list(o.aliases),
         "country": lambda o: o.country.code or "",
         "kind": lambda o: o.kind,
+        **_translation_getters(NAME_TEXTS),
     },
     "person": {
         "aliases": lambda p: list(p.aliases),
         "position": lambda p: p.position,
         "organisation": lambda p: _name(p.organisation),
+        **_translation_getters(NAME_TEXTS),
     },
     "source": {
         name: (lambda n: lambda s: getattr(s, n))(name)
@@ -359,6 +394,7 @@ _CURRENT: dict[str, dict[str, Callable[[Any], Any]]] = {
         "figure_year": lambda c: c.figure_year,
         "source": lambda c: c.source.key if c.source else None,
         "source_quote": lambda c: c.source_quote,
+        **_translation_getters(COMMITMENT_TEXTS),
     },
 }
 
@@ -391,7 +427,7 @@ class _Run:
             current = current_of(obj)
             if current == want:
                 new_base[name] = want
-            elif base.get(name, _MISSING) == current:
+            elif base.get(name, "" if name in _ADDED_LATER else _MISSING) == current:
                 apply[name] = want
                 new_base[name] = want
             else:

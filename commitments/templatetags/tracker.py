@@ -10,7 +10,7 @@ from django import forms, template
 from django.forms.utils import flatatt
 from django.http import QueryDict
 from django.utils import translation
-from django.utils.html import format_html, format_html_join
+from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.translation import gettext as _
 
 register = template.Library()
@@ -159,10 +159,15 @@ def status_sector_chart(figures) -> dict:
     width = label_width + bar_width + 60
     label_x = label_width - 8
     rtl = translation.get_language_bidi()
+    # The SVG is always laid out left to right (the stylesheet sets direction: ltr on it),
+    # so the anchors below are physical: a label ends just before its bar, a total starts
+    # just after it.
+    label_anchor, total_anchor = "end", "start"
     if rtl:
-        # Right to left (Dari, Pashto): labels on the right, bars growing leftwards. Only
-        # x is mirrored: the text anchors are logical (start/end), and the SVG inherits
-        # the page's direction, so they turn with it.
+        # Right to left (Dari, Pashto): labels on the right, bars growing leftwards: x is
+        # mirrored and the anchors swap, so a label starts just after its bar (running to
+        # the right edge) and a total ends just before it.
+        label_anchor, total_anchor = "start", "end"
         label_x = width - label_x
         for bar in bars:
             bar["total_x"] = round(width - bar["total_x"], 1)
@@ -172,6 +177,8 @@ def status_sector_chart(figures) -> dict:
     return {
         "bars": bars,
         "rtl": rtl,
+        "label_anchor": label_anchor,
+        "total_anchor": total_anchor,
         "bar_height": row_height - 8,
         "label_x": label_x,
         "width": width,
@@ -276,3 +283,45 @@ def interface_languages() -> list[tuple[str, str]]:
     from django.conf import settings
 
     return list(settings.LANGUAGES)
+
+
+@register.simple_tag
+def tr(obj, field: str = "title", truncate: int = 0) -> str:
+    """A commitment's title or description, or an organisation's or person's name, in the
+    reader's language: the tracker's translation, marked as one (`lang`, the
+    "translation" label, the original on hover), or else the original as written
+    (on a right-to-left page with `dir="auto"`, so a Latin original reads left to right)."""
+    from django.template.defaultfilters import linebreaksbr, truncatechars
+
+    from ..translated import shown, texts_of
+
+    if obj is None:
+        return ""
+    text, language = shown(obj, field, texts_of(obj))
+    short = truncatechars(text, truncate) if truncate else text
+    body = linebreaksbr(short, autoescape=True) if field == "description" else short
+    if language is None:
+        if translation.get_language_bidi():
+            return format_html('<span dir="auto">{}</span>', body)
+        return conditional_escape(body)
+    original = getattr(obj, field, "")
+    return format_html(
+        '<span lang="{}" dir="auto" class="translated">{}</span>'
+        ' <small class="tr-mark" title="{}">{}</small>',
+        language,
+        body,
+        _("Translated by the tracker. Original: %(text)s") % {"text": original},
+        _("translation"),
+    )
+
+
+@register.filter
+def tr_text(obj, field: str = "title") -> str:
+    """The same choice as {% tr %} as plain text (emails), a translation marked in
+    brackets."""
+    from ..translated import shown, texts_of
+
+    if obj is None:
+        return ""
+    text, language = shown(obj, field, texts_of(obj))
+    return text if language is None else f"{text} ({_('translation')})"

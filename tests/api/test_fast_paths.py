@@ -20,6 +20,7 @@ from commitments import services
 from commitments.models import ApiToken, Commitment, Role, Status, today_local
 from commitments.redis_clients import CacheCircuit
 from commitments.services import tokens
+from commitments.translated import COMMITMENT_TEXTS, translations_of
 from tests.factories import CommitmentFactory, OrganisationFactory, SourceFactory
 from tracker.embedded_redis import embedded_redis
 
@@ -44,7 +45,8 @@ def _owner_username(c):
 
 
 def _before(c: Commitment, today) -> dict:
-    """The serializer's to_representation before issue 13's list path, verbatim."""
+    """The serializer's to_representation before issue 13's list path, verbatim (with
+    the translations main added since)."""
     # Written out by hand: the list endpoint serialises up to 500 rows and the generic
     # field-by-field path costs several times the database query. Keep it in step
     # with the declared fields above (they drive the OpenAPI schema, and the
@@ -58,6 +60,7 @@ def _before(c: Commitment, today) -> dict:
         "external_id": c.external_id,
         "title": c.title,
         "description": c.description,
+        "translations": translations_of(c, COMMITMENT_TEXTS),
         "visit": c.visit_id,
         "parent": c.parent_id,
         "sector": c.sector,
@@ -117,6 +120,8 @@ def _varied_commitments(officer) -> list[Commitment]:
         progress=40,
         source=source,
         source_quote="said so",
+        translated_title_ru="Заголовок",
+        translated_description_fa="شرح",
     )
     rich.co_pledgers.set([b, a])
     child = CommitmentFactory(parent=rich, status=Status.FULFILLED, due_date=dt.date(2020, 1, 1))

@@ -13,7 +13,7 @@ import zoneinfo
 
 import pytest
 
-from commitments.models import Commitment, Status
+from commitments.models import Commitment, Profile, Status
 
 from .conftest import screenshot, sign_in
 
@@ -133,24 +133,45 @@ def test_phone_overdue_list_shows_owner_and_days_without_sideways_scroll(new_pag
     screenshot(page, "overdue-phone", docs=True)
 
 
-def test_rtl_dashboard_chart_labels_do_not_overlap_bars(new_page):
+CHART_BOXES = """() => {
+  const box = el => { const r = el.getBoundingClientRect();
+    return {x: r.left, y: r.top, width: r.width, height: r.height, text: el.textContent}; };
+  const chart = document.querySelector('figure.chart svg:has(text.chart-total)');
+  return {
+    svg: box(chart),
+    labels: [...chart.querySelectorAll('text.chart-label')].map(box),
+    totals: [...chart.querySelectorAll('text.chart-total')].map(box),
+    bars: [...chart.querySelectorAll('rect')].map(box),
+  };
+}"""
+
+
+def _overlap(a, b) -> bool:
+    dx = min(a["x"] + a["width"], b["x"] + b["width"]) - max(a["x"], b["x"])
+    dy = min(a["y"] + a["height"], b["y"] + b["height"]) - max(a["y"], b["y"])
+    return dx > 0.5 and dy > 0.5
+
+
+@pytest.mark.parametrize("language", ["en", "fa", "ps"])
+def test_dashboard_chart_labels_and_totals_stay_clear_of_the_bars_in_either_direction(
+    new_page, language
+):
+    Profile.objects.filter(user__username="manager").update(language=language)
     page = new_page()
     sign_in(page, "manager", "/")
-    page.evaluate("document.documentElement.setAttribute('dir', 'rtl')")
-    labels = page.locator("figure.chart text.chart-label")
-    assert labels.count() > 0
-    bars = page.locator("figure.chart rect")
-    bar_boxes = [bars.nth(i).bounding_box() for i in range(bars.count())]
-    for i in range(labels.count()):
-        label = labels.nth(i).bounding_box()
-        for bar in bar_boxes:
-            overlap_x = min(label["x"] + label["width"], bar["x"] + bar["width"]) - max(
-                label["x"], bar["x"]
-            )
-            overlap_y = min(label["y"] + label["height"], bar["y"] + bar["height"]) - max(
-                label["y"], bar["y"]
-            )
-            assert overlap_x <= 0.5 or overlap_y <= 0.5, (labels.nth(i).text_content(), label, bar)
+    assert page.evaluate("document.documentElement.lang") == language
+    boxes = page.evaluate(CHART_BOXES)
+    svg = boxes["svg"]
+    assert boxes["labels"] and boxes["totals"]
+    for text in boxes["labels"] + boxes["totals"]:
+        # Inside the drawing (a label past its edge is cut off) ...
+        assert svg["x"] - 0.5 <= text["x"], (text, svg)
+        assert text["x"] + text["width"] <= svg["x"] + svg["width"] + 0.5, (text, svg)
+        # ... and never on a bar.
+        for bar in boxes["bars"]:
+            assert not _overlap(text, bar), (text, bar)
+    for label, total in zip(boxes["labels"], boxes["totals"], strict=True):
+        assert not _overlap(label, total), (label, total)
 
 
 def test_visit_brief_prints_on_one_a4_page_at_100_percent(new_page, tmp_path):

@@ -20,6 +20,12 @@ def _groups(user) -> set[str]:
     return cached
 
 
+def load_roles(user) -> None:
+    """Read the user's roles now (one query) and keep them on the object, e.g. before it
+    is cached whole (services.tokens)."""
+    _groups(user)
+
+
 def is_manager(user) -> bool:
     return bool(user.is_authenticated and (user.is_superuser or Role.MANAGER in _groups(user)))
 

@@ -1,6 +1,7 @@
 """Celery tasks: thin, take ids, call services. Beat triggers only `sweep_reminders`
-(settings.CELERY_BEAT_SCHEDULE); the sweep queues one `send_reminder` per due reminder
-(by name: commitments.services.reminders.delivery.SEND_TASK)."""
+(settings.CELERY_BEAT_SCHEDULE); the sweep queues `send_reminders` with batches of due
+reminder ids (by name: commitments.services.reminders.delivery.SEND_BATCH_TASK), and a
+retry comes back as one `send_reminder` (SEND_TASK)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,12 @@ def sweep_reminders() -> dict:
 @shared_task(name="commitments.tasks.send_reminder", ignore_result=True)
 def send_reminder(reminder_id: int) -> str:
     return reminders.reminder_deliver(reminder_id=reminder_id).status
+
+
+@shared_task(name="commitments.tasks.send_reminders", ignore_result=True)
+def send_reminders(reminder_ids: list[int]) -> list[str]:
+    outcomes = reminders.reminders_deliver_batch(reminder_ids=list(reminder_ids))
+    return [outcome.status for outcome in outcomes]
 
 
 @shared_task(name="commitments.tasks.deliver_webhook", ignore_result=True)

@@ -59,11 +59,18 @@ def texts_of(obj: Any) -> Mapping[str, str]:
 
 def translations_of(obj: Any, texts: Mapping[str, str]) -> dict[str, dict[str, str]]:
     """{"ru": {"title": ..., "description": ...}, ...}: the languages with any text."""
+    return translations_in({name: getattr(obj, name) for name in columns(texts)}, texts)
+
+
+def translations_in(
+    values: Mapping[str, Any], texts: Mapping[str, str]
+) -> dict[str, dict[str, str]]:
+    """translations_of for plain values keyed by column (a row read with .values())."""
     out = {}
     for lang in languages():
-        values = {field: getattr(obj, column(base, lang)) or "" for field, base in texts.items()}
-        if any(values.values()):
-            out[lang] = values
+        found = {field: values[column(base, lang)] or "" for field, base in texts.items()}
+        if any(found.values()):
+            out[lang] = found
     return out
 
 

@@ -5,10 +5,14 @@
 
 Creates the database if it does not exist, migrates it, loads the demo data and seeds
 up to N commitments (default 100,000; a database holding more keeps them), then runs,
-one after the other, each printing medians:
+one after the other, each printing medians and, where a floor exists, the floor
+measured in the same run (interleaved with the figure where the script can) and the
+ratio:
   scripts/bench_pages.py      server time of the overdue list, list page, search with and
                               without a match, dashboard; the whole overdue CSV vs its floor
   scripts/bench_api.py        API list vs raw-SQL floor (ratio), 1,000-item sync
+  scripts/bench_http.py       over gunicorn (2 workers): API list vs the same SQL served by
+                              the same gunicorn, transitions vs the SQL write floor, ratios
   scripts/bench_reminders.py  reminder sweep time and queries, emails per second
 The figures of the last run are in the README ("Measured speed").
 """
@@ -57,6 +61,7 @@ def main() -> None:
     _run("manage.py", "load_demo", "--force", env=env)  # the bench rows are not demo rows
     # bench_api seeds up to --commitments when fewer exist, then ANALYZEs.
     _run("scripts/bench_api.py", "--commitments", str(args.commitments), env=env)
+    _run("scripts/bench_http.py", env=env)
     _run("scripts/bench_pages.py", env=env)
     _run("scripts/bench_reminders.py", env=env)
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import smtplib
 import socket
 
 import pytest
 import time_machine
 from django.core import mail
+from django.core.mail.backends import locmem
 
+from commitments.emails import build_message
 from commitments.models import Reminder
-from commitments.services.reminders.delivery import SEND_TASK
-from commitments.tasks import send_reminder, sweep_reminders
+from commitments.services.reminders.delivery import SEND_BATCH, SEND_BATCH_TASK, SEND_TASK
+from commitments.tasks import send_reminder, send_reminders, sweep_reminders
 from tracker.celery import app
 
 from .factories import CommitmentFactory
@@ -44,15 +47,95 @@ def test_sweep_task_writes_the_outbox_and_queues_each_due_reminder_by_id(officer
         counts = sweep_reminders()
     (reminder,) = Reminder.objects.all()
     assert counts == {"created": 1, "queued": 1}
-    assert published == [(SEND_TASK, [reminder.pk], None)]
-    assert send_reminder.name == SEND_TASK  # the name the services queue is the task's
+    assert published == [(SEND_BATCH_TASK, [[reminder.pk]], None)]
+    assert send_reminders.name == SEND_BATCH_TASK  # the name the services queue is the task's
+    assert send_reminder.name == SEND_TASK  # and the one a retry is queued under
+
+
+def test_sweep_queues_due_reminders_in_batches_of_ids(officer, published, settings):
+    CommitmentFactory.create_batch(SEND_BATCH + 3, owner=officer, due_date=NOW.date())
+    with time_machine.travel(NOW, tick=False):
+        assert sweep_reminders()["queued"] == SEND_BATCH + 3
+    ids = sorted(Reminder.objects.values_list("pk", flat=True))
+    assert [name for name, _args, _countdown in published] == [SEND_BATCH_TASK] * 2
+    batches = [args[0] for _name, args, _countdown in published]
+    assert [len(b) for b in batches] == [SEND_BATCH, 3]
+    assert sorted(batches[0] + batches[1]) == ids  # each id once
+
+
+class CountingBackend(locmem.EmailBackend):
+    """locmem, counting connections opened; the messages named in `fail_for` (by
+    subject) raise as a relay dropping the connection would."""
+
+    opened = 0
+    fail_for: set[str] = set()
+
+    def open(self):
+        type(self).opened += 1
+        return True
+
+    def send_messages(self, messages):
+        for message in messages:
+            if message.subject in self.fail_for:
+                self.fail_for.discard(message.subject)
+                raise smtplib.SMTPServerDisconnected("connection dropped")
+        return super().send_messages(messages)
+
+
+@pytest.fixture
+def counting_backend(settings):
+    settings.EMAIL_BACKEND = "tests.test_tasks.CountingBackend"
+    CountingBackend.opened = 0
+    CountingBackend.fail_for = set()
+    return CountingBackend
+
+
+def test_a_batch_sends_through_one_connection_and_each_reminder_once(
+    officer, published, counting_backend
+):
+    CommitmentFactory.create_batch(5, owner=officer, due_date=NOW.date())
+    with time_machine.travel(NOW, tick=False):
+        sweep_reminders()
+        (batch,) = [args[0] for _name, args, _countdown in published]
+        assert send_reminders(batch) == ["sent"] * 5
+        assert send_reminders(batch) == ["skipped"] * 5  # redelivered: nothing twice
+    assert counting_backend.opened == 2  # one per batch, not one per email
+    assert len(mail.outbox) == 5
+    assert len({m.extra_headers["Message-ID"] for m in mail.outbox}) == 5
+    assert set(Reminder.objects.values_list("state", flat=True)) == {Reminder.State.SENT}
+
+
+def test_a_dropped_connection_fails_one_email_reconnects_for_the_rest_and_retries_it(
+    officer, published, counting_backend, settings
+):
+    CommitmentFactory.create_batch(4, owner=officer, due_date=NOW.date())
+    with time_machine.travel(NOW, tick=False):
+        sweep_reminders()
+        (batch,) = [args[0] for _name, args, _countdown in published]
+        # Fail exactly the second reminder's email: learn its subject by a dry render.
+        second = Reminder.objects.select_related("commitment", "recipient").get(pk=batch[1])
+        message, _bundled = build_message(reminder=second, now=NOW)
+        counting_backend.fail_for = {message.subject}
+        outcomes = send_reminders(batch)
+    assert outcomes == ["sent", "retry", "sent", "sent"]
+    assert counting_backend.opened == 2  # the first, and the reconnection after the drop
+    assert len(mail.outbox) == 3
+    retried = Reminder.objects.get(pk=batch[1])
+    assert retried.state == Reminder.State.PENDING and retried.sent_at is None
+    assert published[-1] == (SEND_TASK, [batch[1]], settings.TRACKER_REMINDER_RETRY_SECONDS)
+    # The retry, when it runs, sends it once; the others are not sent again.
+    with time_machine.travel(NOW + dt.timedelta(hours=2), tick=False):
+        assert send_reminder(batch[1]) == "sent"
+        assert send_reminders(batch) == ["skipped"] * 4
+    assert len(mail.outbox) == 4
+    assert len({m.extra_headers["Message-ID"] for m in mail.outbox}) == 4
 
 
 def test_send_task_sends_once_and_a_second_delivery_sends_nothing(officer, published):
     CommitmentFactory(owner=officer, due_date=NOW.date())
     with time_machine.travel(NOW, tick=False):
         sweep_reminders()
-        reminder_id = published[0][1][0]
+        (reminder_id,) = published[0][1][0]  # the batch of one
         assert send_reminder(reminder_id) == "sent"
         assert send_reminder(reminder_id) == "skipped"
     assert len(mail.outbox) == 1
@@ -70,7 +153,7 @@ def test_send_task_queues_its_retry_no_later_than_the_broker_would_redeliver(
     CommitmentFactory(owner=officer, due_date=NOW.date())
     with time_machine.travel(NOW, tick=False):
         sweep_reminders()
-        reminder_id = published[0][1][0]
+        (reminder_id,) = published[0][1][0]  # the batch of one
         assert send_reminder(reminder_id) == "retry"
     assert published[1:] == [(SEND_TASK, [reminder_id], 3600 - 60)]
     row = Reminder.objects.get()

@@ -35,9 +35,11 @@ from ..models import (
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEvent,
+    is_overdue_on,
     today_local,
 )
-from ..translated import COMMITMENT_TEXTS, NAME_TEXTS, flatten, translations_of
+from ..selectors import API_ROW_FIELDS, co_pledger_ids
+from ..translated import COMMITMENT_TEXTS, NAME_TEXTS, flatten, translations_in, translations_of
 from ..validators import validate_currency, validate_http_url
 
 API_PREFIX = "/api/v1/"
@@ -279,59 +281,90 @@ class CommitmentSerializer(StrictMixin, serializers.Serializer):
         return values
 
     def to_representation(self, c: Commitment) -> dict:
-        # Written out by hand: the list endpoint serialises up to 500 rows and the generic
-        # field-by-field path costs several times the database query. Keep it in step
-        # with the declared fields above (they drive the OpenAPI schema, and the
-        # Schemathesis test checks responses against it).
+        # One commitment: the same plain values a list page reads with .values().
+        row = {name: getattr(c, name) for name in API_ROW_FIELDS}
+        row["owner_username"] = _owner_username(c)
+        # Prefetched by the viewset: one query, not one per call.
+        co_pledgers = sorted(o.pk for o in c.co_pledgers.all())
+        return commitment_data(row, co_pledgers=co_pledgers, today=self._today())
+
+    def _today(self) -> dt.date:
         today = self.context.get("today")
         if today is None:
             today = self.context["today"] = today_local()
-        base = f"{API_PREFIX}commitments/{c.pk}/"
-        # Prefetched by the viewset: one query per page, not per row.
-        co_pledgers = sorted(o.pk for o in c.co_pledgers.all())
-        return {
-            "id": c.pk,
-            "reference": c.reference,
-            "external_id": c.external_id,
-            "title": c.title,
-            "description": c.description,
-            "translations": translations_of(c, COMMITMENT_TEXTS),
-            "visit": c.visit_id,
-            "parent": c.parent_id,
-            "sector": c.sector,
-            "nature": c.nature,
-            "status": c.status,
-            "is_overdue": c.is_overdue(on=today),
-            "due_date": c.due_date.isoformat() if c.due_date else None,
-            "next_follow_up_at": _datetime(c.next_follow_up_at),
-            "follow_up_every_days": c.follow_up_every_days,
-            "snoozed_until": c.snoozed_until.isoformat() if c.snoozed_until else None,
-            "status_changed_at": _datetime(c.status_changed_at),
-            "owner": _owner_username(c),
-            "pledged_by": c.pledged_by_id,
-            "co_pledgers": co_pledgers,
-            "pledgers": [c.pledged_by_id, *co_pledgers],
-            "beneficiary": c.beneficiary_id,
-            "amount": None if c.amount is None else f"{c.amount:.2f}",
-            "currency": c.currency,
-            "figure_kind": c.figure_kind,
-            "unit": c.unit,
-            "figure_year": c.figure_year,
-            "progress": c.progress,
-            "source": c.source_id,
-            "source_quote": c.source_quote,
-            "version": c.version,
-            "change_seq": c.change_seq,
-            "created_at": _datetime(c.created_at),
-            "updated_at": _datetime(c.updated_at),
-            "links": {
-                "self": base,
-                "history": f"{base}history/",
-                "evidence": f"{base}evidence/",
-                "notes": f"{base}notes/",
-                "transitions": f"{base}transitions/",
-            },
-        }
+        return today
+
+
+def commitment_data(row: dict, *, co_pledgers: list[int], today: dt.date) -> dict:
+    """A commitment's JSON from its plain values (selectors.API_ROW_FIELDS and
+    owner_username): the one writer of the shape, for a list page's dicts and for a single
+    instance alike.
+
+    Written out by hand: the list endpoint serialises up to 500 rows and the generic
+    field-by-field path costs several times the database query. Keep it in step with the
+    declared fields of CommitmentSerializer (they drive the OpenAPI schema, and the
+    Schemathesis test checks responses against it)."""
+    pk = row["id"]
+    base = f"{API_PREFIX}commitments/{pk}/"
+    due_date, snoozed_until, amount = row["due_date"], row["snoozed_until"], row["amount"]
+    return {
+        "id": pk,
+        "reference": row["reference"],
+        "external_id": row["external_id"],
+        "title": row["title"],
+        "description": row["description"],
+        "translations": translations_in(row, COMMITMENT_TEXTS),
+        "visit": row["visit_id"],
+        "parent": row["parent_id"],
+        "sector": row["sector"],
+        "nature": row["nature"],
+        "status": row["status"],
+        "is_overdue": is_overdue_on(status=row["status"], due_date=due_date, on=today),
+        "due_date": due_date.isoformat() if due_date else None,
+        "next_follow_up_at": _datetime(row["next_follow_up_at"]),
+        "follow_up_every_days": row["follow_up_every_days"],
+        "snoozed_until": snoozed_until.isoformat() if snoozed_until else None,
+        "status_changed_at": _datetime(row["status_changed_at"]),
+        "owner": row["owner_username"] if row["owner_id"] else None,
+        "pledged_by": row["pledged_by_id"],
+        "co_pledgers": co_pledgers,
+        "pledgers": [row["pledged_by_id"], *co_pledgers],
+        "beneficiary": row["beneficiary_id"],
+        "amount": None if amount is None else f"{amount:.2f}",
+        "currency": row["currency"],
+        "figure_kind": row["figure_kind"],
+        "unit": row["unit"],
+        "figure_year": row["figure_year"],
+        "progress": row["progress"],
+        "source": row["source_id"],
+        "source_quote": row["source_quote"],
+        "version": row["version"],
+        "change_seq": row["change_seq"],
+        "created_at": _datetime(row["created_at"]),
+        "updated_at": _datetime(row["updated_at"]),
+        "links": {
+            "self": base,
+            "history": f"{base}history/",
+            "evidence": f"{base}evidence/",
+            "notes": f"{base}notes/",
+            "transitions": f"{base}transitions/",
+        },
+    }
+
+
+def commitments_data(rows: list[dict], *, today: dt.date | None = None) -> list[dict]:
+    """A page of commitments from plain rows (selectors.commitment_api_rows): one query
+    for their co-pledgers, no model instances."""
+    today = today or today_local()
+    if rows and "co_pledger_ids" in rows[0]:  # read with the rows (PostgreSQL)
+        return [
+            commitment_data(row, co_pledgers=row["co_pledger_ids"], today=today) for row in rows
+        ]
+    co_pledgers = co_pledger_ids(row["id"] for row in rows)
+    return [
+        commitment_data(row, co_pledgers=co_pledgers.get(row["id"], []), today=today)
+        for row in rows
+    ]
 
 
 @extend_schema_field(

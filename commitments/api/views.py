@@ -9,7 +9,9 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import redirect_to_login
 from django.db.models import F
+from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -19,7 +21,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import services
+from .. import selectors, services
 from ..filters import CommitmentApiFilterSet
 from ..models import (
     ApiToken,
@@ -48,7 +50,22 @@ from .errors import (
 from .pagination import ApiCursorPagination, CommitmentCursorPagination
 from .parsers import LimitedJSONParser
 from .permissions import TrackerApiPermission
-from .throttles import TokenRateThrottle, UserRateThrottle
+from .throttles import ApiRateThrottle
+
+
+class FilterBackend(DjangoFilterBackend):
+    """django-filter's backend, skipped when the request names no filter: a FilterSet
+    with no data filters nothing, and building it was a fixed cost of every list and
+    read (issue 13)."""
+
+    def filter_queryset(self, request, queryset, view):
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is not None and filterset_class.parameter_names().isdisjoint(
+            request.query_params
+        ):
+            return queryset
+        return super().filter_queryset(request, queryset, view)
+
 
 IF_MATCH = OpenApiParameter(
     "If-Match",
@@ -68,7 +85,7 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 class ApiMixin:
     authentication_classes = [BearerTokenAuthentication, SessionAuthentication]
     permission_classes = [TrackerApiPermission]
-    throttle_classes = [TokenRateThrottle, UserRateThrottle]
+    throttle_classes = [ApiRateThrottle]
     # JSON only: the API's one body format (forms would turn nested items into strings).
     parser_classes = [LimitedJSONParser]
     # Ids are digits (and fit a bigint); anything else is a 404 before any query.
@@ -94,8 +111,8 @@ class ApiMixin:
         super().initial(request, *args, **kwargs)
 
 
-def etag(commitment: Commitment) -> str:
-    return f'"{commitment.version}"'
+def etag(version: int) -> str:
+    return f'"{version}"'
 
 
 def expected_version(request) -> int:
@@ -119,19 +136,30 @@ class CommitmentViewSet(
 
     serializer_class = s.CommitmentSerializer
     filterset_class = CommitmentApiFilterSet
+    filter_backends = [FilterBackend]
     pagination_class = CommitmentCursorPagination
     queryset = Commitment.objects.annotate(owner_username=F("owner__username")).prefetch_related(
         "co_pledgers"
     )
 
+    def _data(self, queryset, pk) -> tuple[dict, int]:
+        # Plain values, no model instances (issue 13): the JSON is built from a dict.
+        row = get_object_or_404(queryset, pk=pk)
+        return s.commitments_data([row])[0], row["version"]
+
     def _respond(self, pk: int, code: int = status.HTTP_200_OK) -> Response:
-        commitment = self.get_queryset().get(pk=pk)
-        data = self.get_serializer(commitment).data
-        return Response(data, status=code, headers={"ETag": etag(commitment)})
+        data, version = self._data(selectors.commitment_api_rows(), pk)
+        return Response(data, status=code, headers={"ETag": etag(version)})
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(selectors.commitment_api_rows()))
+        return self.get_paginated_response(s.commitments_data(page))
 
     def retrieve(self, request, *args, **kwargs):
-        commitment = self.get_object()
-        return Response(self.get_serializer(commitment).data, headers={"ETag": etag(commitment)})
+        # As get_object: the query's filters apply (a row they exclude is a 404).
+        queryset = self.filter_queryset(selectors.commitment_api_rows())
+        data, version = self._data(queryset, kwargs[self.lookup_field])
+        return Response(data, headers={"ETag": etag(version)})
 
     @extend_schema(responses={201: s.CommitmentSerializer})
     def create(self, request, *args, **kwargs):
@@ -183,13 +211,16 @@ class CommitmentViewSet(
     )
     @action(detail=True, methods=["post"], filter_backends=[])
     def transitions(self, request, pk=None):
-        commitment = self.get_object()
+        # An unknown id is a 404 before anything else; the row itself is read (locked)
+        # by the service, once (issue 13: a transition's queries, tests/api/test_fast_paths).
+        if not Commitment.objects.filter(pk=pk).exists():
+            raise Http404
         serializer = s.TransitionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         version = expected_version(request)
         move = serializer.validated_data
         services.commitment_transition(
-            commitment_id=commitment.pk,
+            commitment_id=int(pk),
             to_status=move["to"],
             actor=request.user,
             channel=Channel.API,
@@ -198,7 +229,7 @@ class CommitmentViewSet(
             expected_version=version,
             due_date=move.get("due_date"),
         )
-        return self._respond(commitment.pk)
+        return self._respond(int(pk))
 
     def _sub_list(self, queryset, serializer_class):
         page = self.paginate_queryset(queryset)

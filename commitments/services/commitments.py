@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import MaxLengthValidator
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -97,6 +97,17 @@ def next_change_seq(count: int = 1) -> int:
     larger number only after the earlier one is visible: numbers follow commit order.
     Must be called inside transaction.atomic().
     """
+    # One statement: the UPDATE takes the row lock and returns the new value.
+    table = connection.ops.quote_name(ChangeCounter._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET value = value + %s WHERE name = %s RETURNING value",  # noqa: S608 (our table's name)
+            [count, "commitment"],
+        )
+        row = cursor.fetchone()
+    if row is not None:
+        return row[0]
+    # The very first change: make the row (get_or_create settles a race), then count.
     counter, _created = ChangeCounter.objects.select_for_update().get_or_create(name="commitment")
     counter.value += count
     counter.save(update_fields=["value"])
@@ -860,8 +871,7 @@ def commitment_transition(
         elif reopening or (actor is not None and actor.pk == commitment.owner_id):
             # The owner just reported: the next follow-up request is a cadence away.
             commitment.next_follow_up_at = _follow_up_after(commitment, now)
-        _bump(commitment)
-        commitment.save()
+        commitment.version += 1
         reminders_void_stale(commitment=commitment)
         change = StatusChange.objects.create(
             commitment=commitment,
@@ -884,6 +894,11 @@ def commitment_transition(
                 **({"due_date": due_date.isoformat()} if due_date else {}),
             },
         )
+        # The change number last: its lock orders every writer until it commits, so it
+        # is taken when only the row update, the outbox and the commit remain (writers
+        # then overlap for the rest; issue 13). The row is locked since _lock anyway.
+        commitment.change_seq = next_change_seq()
+        commitment.save()
         webhook_events_record(
             event=WebhookEvent.STATUS_CHANGED,
             commitments=[commitment],

@@ -12,8 +12,9 @@ from django.conf import settings
 from tracker.celery import app
 
 
-def task_queue(name: str, task_id_arg: int, *, countdown: int | None = None) -> None:
-    """Queue task `name` with one id. Raises when the broker is down; callers decide."""
+def task_queue(name: str, task_id_arg: int | list[int], *, countdown: int | None = None) -> None:
+    """Queue task `name` with one id (or one list of ids). Raises when the broker is down;
+    callers decide."""
     app.send_task(name, args=[task_id_arg], countdown=countdown, retry=False)
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from commitments.models import AuditEvent, Commitment, Evidence, Status, StatusChange
@@ -351,10 +352,10 @@ def test_commitment_list_runs_the_same_queries_at_10_and_500(
 ):
     pledged_by = OrganisationFactory()
     CommitmentFactory.create_batch(size, pledged_by=pledged_by)
-    # token lookup, last_used_at update, the page (owner joined), the page's other
-    # pledging parties. Nothing per row.
+    # token lookup, the page (owner joined), the page's other pledging parties (on
+    # PostgreSQL an array subquery of the page's query). Nothing per row.
     officer_api.get("/api/v1/commitments/?page_size=1")  # last_used_at now fresh
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(2 if connection.vendor == "postgresql" else 3):
         response = officer_api.get(f"/api/v1/commitments/?page_size={size}")
     assert len(response.json()["results"]) == size
 

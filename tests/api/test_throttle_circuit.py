@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from commitments.api import throttles
+from commitments import redis_clients as throttles
 
 from ..integration.conftest import free_port
 from .conftest import bearer_client
@@ -36,17 +36,17 @@ def test_a_failing_cache_fails_open_with_one_line_and_is_skipped_after(
     officer, broken_api_cache, caplog
 ):
     client = bearer_client(officer, "read")
-    with caplog.at_level(logging.WARNING, logger="commitments.api.throttles"):
+    with caplog.at_level(logging.WARNING, logger="commitments.redis_clients"):
         statuses = [client.get(LIST).status_code for _ in range(3)]
     assert statuses == [200, 200, 200]  # over "1/minute", but the counter is unreachable
-    records = [r for r in caplog.records if r.name == "commitments.api.throttles"]
+    records = [r for r in caplog.records if r.name == "commitments.redis_clients"]
     assert len(records) == 1  # the second throttle and later requests skip the cache
-    assert "API throttle cache unavailable (ConnectionError" in records[0].getMessage()
+    assert "API cache unavailable (ConnectionError" in records[0].getMessage()
     assert records[0].exc_info is None
 
     # Once the window has passed, the cache is tried again (and fails again, once).
     assert throttles.CacheCircuit.is_open()
     throttles.CacheCircuit.down_until = time.monotonic() - 1
-    with caplog.at_level(logging.WARNING, logger="commitments.api.throttles"):
+    with caplog.at_level(logging.WARNING, logger="commitments.redis_clients"):
         assert client.get(LIST).status_code == 200
-    assert len([r for r in caplog.records if r.name == "commitments.api.throttles"]) == 2
+    assert len([r for r in caplog.records if r.name == "commitments.redis_clients"]) == 2

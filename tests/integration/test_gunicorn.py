@@ -67,12 +67,12 @@ def test_api_write_with_a_paused_redis_succeeds_within_the_bound(
     finally:
         tcp_redis.resume()
 
-    # The first write pays one socket timeout (REDIS_SOCKET_TIMEOUT, 1 s), the throttles
-    # then leave the cache alone for a while: the later ones cost nothing extra.
+    # The first write pays one socket timeout (REDIS_SOCKET_TIMEOUT, 1 s), the token cache
+    # and the throttles then leave it alone for a while: the later ones cost nothing extra.
     assert max(timings) < 2.5, timings
     assert max(timings[1:]) < 0.8, timings
     texts = list(Note.objects.filter(commitment=commitment).values_list("text", flat=True))
     assert sorted(texts) == sorted(["Redis up.", "paused 0", "paused 1", "paused 2"])
     log = server.log.read_text()
     assert "Traceback" not in log
-    assert log.count("API throttle cache unavailable") == 1
+    assert log.count("API cache unavailable") == 1

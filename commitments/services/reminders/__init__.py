@@ -14,6 +14,7 @@ from .delivery import (
     reminder_claim,
     reminder_deliver,
     reminder_send,
+    reminders_deliver_batch,
 )
 from .policy import Schedule, morning_of, send_time
 from .sweep import SweepResult, reminders_sweep
@@ -29,6 +30,7 @@ __all__ = [
     "reminder_deliver",
     "reminder_is_stale",
     "reminder_send",
+    "reminders_deliver_batch",
     "reminders_sweep",
     "reminders_void_stale",
     "reminders_void_stale_many",

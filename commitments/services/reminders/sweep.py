@@ -34,7 +34,7 @@ from ...models import (
 )
 from ..heartbeats import SWEEP_HEARTBEAT, heartbeat_record
 from ..webhooks import webhook_events_record_many
-from .delivery import send_task_queue
+from .delivery import send_tasks_queue
 from .policy import (
     DUE_KINDS,
     OVERDUE_HORIZON_DAYS,
@@ -325,8 +325,7 @@ def _enqueue(ids: list[int]) -> None:
     if not ids:
         return
     try:
-        for reminder_id in ids:
-            send_task_queue(reminder_id)
+        send_tasks_queue(ids)
     except Exception:
         logger.warning(
             "could not queue %d reminder(s); the sweep will queue them again",

@@ -49,16 +49,20 @@ def reminders_void_stale(*, commitment: Commitment) -> int:
 
 def reminders_void_stale_many(*, commitments: Iterable[Commitment]) -> int:
     """`reminders_void_stale` for many commitments (the rule is `_stale_q`): one query to
-    find which have pending reminders, then one UPDATE voiding the stale ones."""
+    find which have pending reminders, then one UPDATE voiding the stale ones (for one
+    commitment, the UPDATE alone)."""
     by_id = {c.pk: c for c in commitments}
     if not by_id:
         return 0
-    pending = set(
-        Reminder.objects.filter(commitment_id__in=by_id, state=State.PENDING)
-        .values_list("commitment_id", flat=True)
-        .distinct()
-    )
-    ids = sorted(pending)
+    if len(by_id) == 1:
+        # One commitment (every single-item write): the UPDATE alone, no look first.
+        ids = list(by_id)
+    else:
+        ids = sorted(
+            Reminder.objects.filter(commitment_id__in=by_id, state=State.PENDING)
+            .values_list("commitment_id", flat=True)
+            .distinct()
+        )
     # One statement on PostgreSQL; on SQLite, chunks keep the parameters (about 8 per
     # commitment) under its limit of 999.
     size = len(ids) if connection.features.max_query_params is None else 100
@@ -77,6 +81,14 @@ def reminders_void_stale_many(*, commitments: Iterable[Commitment]) -> int:
 
 
 def reminder_is_stale(reminder: Reminder) -> bool:
-    if reminder.commitment_id is None:
-        return False
-    return Reminder.objects.filter(pk=reminder.pk).filter(_stale_q(reminder.commitment)).exists()
+    return bool(reminders_stale_ids([reminder]))
+
+
+def reminders_stale_ids(reminders: Iterable[Reminder]) -> set[int]:
+    """Which of these reminders (with their commitments loaded) no longer match their
+    commitment: one query for any number."""
+    about = [r for r in reminders if r.commitment_id is not None]
+    if not about:
+        return set()
+    stale = reduce(operator.or_, (Q(pk=r.pk) & _stale_q(r.commitment) for r in about))
+    return set(Reminder.objects.filter(stale).values_list("pk", flat=True))

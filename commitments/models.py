@@ -404,6 +404,13 @@ class CommitmentQuerySet(models.QuerySet):
     def open(self) -> CommitmentQuerySet:
         return self.filter(IS_OPEN)
 
+    def with_external_ids(self, external_ids) -> CommitmentQuerySet:
+        """Rows whose external_id is one of these (empty ones never match). The explicit
+        "is set" clause is the unique index's own condition: PostgreSQL cannot prove it
+        from an IN list of more than 100 values, and without it a 1,000-item sync read
+        the whole table (65 ms at 1M rows, against 2 ms through the index)."""
+        return self.filter(external_id__in=[e for e in external_ids if e]).exclude(external_id="")
+
     def overdue(self, on: dt.date | None = None) -> CommitmentQuerySet:
         """Open commitments whose due date is before `on` (default: today, tracker zone)."""
         return self.filter(overdue_q(on or today_local()))

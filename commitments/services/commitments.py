@@ -597,7 +597,7 @@ def commitments_create_many(
                 results[index] = exc
         wanted = {c.external_id for c in built.values() if c.external_id}
         taken = set(
-            Commitment.objects.filter(external_id__in=wanted)
+            Commitment.objects.with_external_ids(wanted)
             .order_by()
             .values_list("external_id", flat=True)
         )
@@ -740,7 +740,7 @@ def commitments_update_many(
             if "external_id" in changes and c.external_id
         }
         if renamed:
-            clash = Commitment.objects.filter(external_id__in=renamed).exclude(
+            clash = Commitment.objects.with_external_ids(renamed).exclude(
                 pk__in=[c.pk for c, _changes in pending.values()]
             )
             for external_id in clash.values_list("external_id", flat=True):

@@ -348,9 +348,7 @@ def _run(*, user, rows: list[dict]) -> list[RowResult]:
     ids = [r["values"].get("external_id", "") for r in rows]
     existing = {
         c.external_id: c
-        for c in Commitment.objects.filter(external_id__in=[i for i in ids if i]).only(
-            "pk", "external_id", "status"
-        )
+        for c in Commitment.objects.with_external_ids(ids).only("pk", "external_id", "status")
     }
     results: list[RowResult] = []
     creates: list[tuple[RowResult, NewCommitment]] = []

@@ -118,7 +118,7 @@ def commitments_sync(*, actor, channel: str, items: Sequence[SyncItem]) -> list[
         existing = {
             external_id: (pk, status)
             for external_id, pk, status in Commitment.objects.select_for_update(no_key=True)
-            .filter(external_id__in=wanted)
+            .with_external_ids(wanted)
             .order_by("pk")
             .values_list("external_id", "id", "status")
         }

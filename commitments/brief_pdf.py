@@ -12,6 +12,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from .formats import format_day
 from .selectors import VisitBrief
@@ -22,14 +23,15 @@ REGULAR = FONT_DIR / "DejaVuSansCondensed.ttf"
 BOLD = FONT_DIR / "DejaVuSansCondensed-Bold.ttf"
 
 # Column widths in mm (A4 is 210 mm wide; 10 mm margins leave 190).
+# The status column holds "In progress +40d" whole (days overdue were cut off at 17 mm).
 COLUMNS = (
-    ("reference", 24),
-    ("title", 70),
-    ("status", 17),
+    ("reference", 20),
+    ("title", 68),
+    ("status", 23),
     ("owner", 25),
     ("due", 17),
-    ("last", 20),
-    ("evidence", 17),
+    ("last", 19),
+    ("evidence", 18),
 )
 
 
@@ -91,8 +93,7 @@ def render_brief_pdf(brief: VisitBrief) -> bytes:
         pdf.cell(0, 4, _("Context reported by the sources"), new_x="LMARGIN", new_y="NEXT")
         pdf.set_font("DejaVu", "", 6.5)
         for fact in brief.context_facts:
-            statement = fact.statement.rstrip(".")
-            line = statement + (f": {fact.figure}" if fact.figure else "")
+            line = fact.lead + (f": {fact.figure}" if fact.figure else "")
             pdf.cell(0, 3.2, "• " + _fit(pdf, line, 186), new_x="LMARGIN", new_y="NEXT")
 
     headers = {
@@ -125,7 +126,8 @@ def render_brief_pdf(brief: VisitBrief) -> bytes:
                 "owner": owner,
                 "due": format_day(c.due_date) or "—",
                 "last": format_day(c.last_change_at) or "—",
-                "evidence": _("%(n)s item(s)") % {"n": c.evidence_count}
+                "evidence": ngettext("%(n)s item", "%(n)s items", c.evidence_count)
+                % {"n": c.evidence_count}
                 if c.evidence_count
                 else "—",
             }

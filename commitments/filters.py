@@ -19,7 +19,7 @@ from django.core.validators import ProhibitNullCharactersValidator
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
-from .formats import DATE_INPUT_FORMATS, CalendarDateField
+from .formats import DATE_INPUT_FORMATS, CalendarDateField, PersonChoiceField
 from .models import Commitment, FigureKind, Organisation, Sector, Status, Visit
 from .search import search_condition
 
@@ -104,24 +104,36 @@ class CalendarDateFilter(django_filters.DateFilter):
     field_class = CalendarDateField
 
 
+class PersonFilter(django_filters.ModelChoiceFilter):
+    field_class = PersonChoiceField
+
+
 class CommitmentFilterSet(BuiltOnceFilterSet):
     status = django_filters.MultipleChoiceFilter(choices=Status.choices, label=_("Status"))
     sector = django_filters.MultipleChoiceFilter(choices=Sector.choices, label=_("Sector"))
-    owner = django_filters.ModelChoiceFilter(
-        queryset=get_user_model().objects.all(),
+    # Owners by name in the browser ("Farida Azizi", not "officer"); the parameter stays
+    # the username (the API's contract). "Any" rather than Django's "---------".
+    owner = PersonFilter(
+        queryset=get_user_model().objects.order_by("first_name", "last_name", "username"),
         to_field_name="username",
         label=_("Owner"),
+        empty_label=_("Any"),
     )
-    visit = django_filters.ModelChoiceFilter(queryset=Visit.objects.all(), label=_("Visit"))
+    visit = django_filters.ModelChoiceFilter(
+        queryset=Visit.objects.all(), label=_("Visit"), empty_label=_("Any")
+    )
     # Any pledging party: the first named (pledged_by) or one of the others (co_pledgers).
     pledged_by = django_filters.ModelChoiceFilter(
-        queryset=Organisation.objects.all(), method="filter_pledged_by", label=_("Pledged by")
+        queryset=Organisation.objects.all(),
+        method="filter_pledged_by",
+        label=_("Pledged by"),
+        empty_label=_("Any"),
     )
     figure_kind = django_filters.MultipleChoiceFilter(
         choices=FigureKind.choices, label=_("Kind of figure")
     )
     beneficiary = django_filters.ModelChoiceFilter(
-        queryset=Organisation.objects.all(), label=_("Beneficiary")
+        queryset=Organisation.objects.all(), label=_("Beneficiary"), empty_label=_("Any")
     )
     overdue = django_filters.BooleanFilter(
         method="filter_overdue", label=_("Overdue"), widget=OverdueSelect

@@ -105,3 +105,12 @@ class CalendarDateField(forms.DateField):
             else:
                 message = gettext("Enter the date as day/month/year.") + " " + date_input_help()
             raise ValidationError(message, code="invalid") from None
+
+
+class PersonChoiceField(forms.ModelChoiceField):
+    """A choice of user shown as people know them (full name, the username only when no
+    name is set), ordered by that name; the submitted value stays what the field keys on
+    (the username for the list's `owner` filter, the id elsewhere)."""
+
+    def label_from_instance(self, obj) -> str:
+        return obj.get_full_name() or obj.get_username()

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from .formats import CalendarDateField
+from .formats import CalendarDateField, PersonChoiceField
 from .models import (
     NOTE_MAX_LENGTH,
     NOTE_REQUIRED,
@@ -196,7 +196,7 @@ class SnoozeForm(_VersionedForm):
 class ReassignForm(_VersionedForm):
     service_fields = ("owner", "note")
 
-    owner = forms.ModelChoiceField(label=_("New owner"), queryset=get_user_model().objects.none())
+    owner = PersonChoiceField(label=_("New owner"), queryset=get_user_model().objects.none())
     note = forms.CharField(label=_("Note"), required=False, max_length=SHORT_NOTE_MAX_LENGTH)
 
     def __init__(self, *args, commitment: Commitment, **kwargs):
@@ -206,7 +206,7 @@ class ReassignForm(_VersionedForm):
             get_user_model()
             .objects.filter(is_active=True, groups__name__in=[Role.DESK_OFFICER, Role.MANAGER])
             .distinct()
-            .order_by("username")
+            .order_by("first_name", "last_name", "username")
         )
         self.fields["owner"].initial = commitment.owner_id
 

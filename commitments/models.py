@@ -377,6 +377,12 @@ class ContextFact(models.Model):
     def __str__(self) -> str:
         return self.statement[:80]
 
+    @property
+    def lead(self) -> str:
+        """The statement as it leads into its figure ("...: 32%"): its closing full stop
+        dropped when a figure follows."""
+        return self.statement.rstrip().rstrip(".") if self.figure else self.statement
+
 
 class FigureKind(models.TextChoices):
     """What a commitment's amount is. Only the first three are money pledged."""

@@ -551,7 +551,7 @@ def commitment_reassign(request: HttpRequest, pk: int) -> HttpResponse:
     form = ReassignForm(request.POST, commitment=commitment)
 
     def done(data: dict) -> str:
-        return _("Reassigned to %(u)s.") % {"u": data["owner"].get_username()}
+        return _("Reassigned to %(u)s.") % {"u": _person_name(data["owner"])}
 
     return _panel_write(request, commitment, form, services.commitment_reassign, done)
 
@@ -563,7 +563,7 @@ def commitment_reassign(request: HttpRequest, pk: int) -> HttpResponse:
 def search(request: HttpRequest) -> HttpResponse:
     """The header search: the list's `q` filter (commitments/search.py), best match first."""
     query = request.GET.get("q", "").strip()
-    page = None
+    page, size = None, None
     if query:
         found = search_condition(query)
         ranked = (
@@ -571,11 +571,18 @@ def search(request: HttpRequest) -> HttpResponse:
             .annotate(rank=found[1])
             .order_by("-rank", "reference")
         )
-        page, _size = _page(request, ranked)
+        page, size = _page(request, ranked)
     return render(
         request,
         "commitments/search.html",
-        {"query": query, "page_obj": page, "querystring": _querystring(request, "page")},
+        {
+            "query": query,
+            "page_obj": page,
+            # The pagination's "Rows per page:" offers these (it showed none).
+            "per_page": size,
+            "page_sizes": PAGE_SIZES,
+            "querystring": _querystring(request, "page"),
+        },
     )
 
 

@@ -213,3 +213,46 @@ def test_a_refused_profile_form_shows_the_whole_page_with_its_error(client, offi
         assert all(marker in page for marker in forms), page
     assert "errorlist" in bad_zone
     assert "errorlist" in bad_prefs
+
+
+def test_a_reassignment_names_the_new_owner_by_name_not_username(client, manager, officer):
+    # Issue 14 finding 5: owners are shown by name; the timeline said "Reassigned to
+    # officer." (the username), also in the demo's first entry of every commitment.
+    officer.first_name, officer.last_name = "Farida", "Azizi"
+    officer.save()
+    c = CommitmentFactory(owner=manager, status=Status.AGREED)
+    client.force_login(manager)
+    response = client.post(
+        reverse("commitments:commitment-reassign", args=[c.pk]),
+        {"version": c.version, "owner": officer.pk, "note": ""},
+        follow=True,
+    )
+    assert response.status_code == 200
+    c.refresh_from_db()
+    assert c.owner == officer
+    note = c.notes.get()
+    assert note.text == "Reassigned to Farida Azizi."
+    assert officer.username not in note.text
+    html = response.content.decode()
+    assert "Reassigned to Farida Azizi." in html
+    assert f"Reassigned to {officer.username}" not in html
+
+
+def test_owner_choices_name_people_and_empty_choices_say_any(client, manager, officer):
+    # Issue 14 finding 5: the list's Owner filter and the Reassign form listed usernames,
+    # and the empty choice of every select filter read "---------".
+    officer.first_name, officer.last_name = "Farida", "Azizi"
+    officer.save()
+    c = CommitmentFactory(owner=officer, status=Status.AGREED)
+    client.force_login(manager)
+    html = client.get(reverse("commitments:commitment-list")).content.decode()
+    assert "---------" not in html
+    assert f'<option value="{officer.username}">Farida Azizi</option>' in html
+    assert f">{officer.username}</option>" not in html
+    # The parameter is still the username (the API's contract).
+    listed = client.get(reverse("commitments:commitment-list"), {"owner": officer.username})
+    assert [x.pk for x in listed.context["page_obj"].object_list] == [c.pk]
+    from commitments.forms import ReassignForm
+
+    choices = {str(v): label for v, label in ReassignForm(commitment=c).fields["owner"].choices}
+    assert choices[str(officer.pk)] == "Farida Azizi"

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from commitments.filters import CommitmentFilterSet
-from commitments.models import Commitment, Organisation
+from commitments.models import Commitment, Organisation, Visit
 
 from .conftest import VISIT_FIXTURE as FIXTURE
 from .factories import CommitmentFactory
@@ -53,10 +53,14 @@ def test_cyrillic_words_in_a_title_are_found_whatever_the_case(db):
 
 
 def test_a_person_met_during_the_visit_finds_its_commitments(visit_loaded):
+    # Another visit's commitment, which the person did not attend.
+    elsewhere = CommitmentFactory(title="Something unrelated")
+    met = Visit.objects.get(meetings__participants__name="Abdul Ghani Baradar")
+    expected = set(met.commitments.values_list("reference", flat=True))
+    assert len(expected) == 27  # every commitment of the real visit
     found = _q("Baradar")
-    assert found
-    visit_refs = set(Commitment.objects.values_list("reference", flat=True))
-    assert found <= visit_refs
+    assert found == expected
+    assert elsewhere.reference not in found
     assert _q("baradar akhund") == found  # an alias, lower case
 
 
@@ -77,6 +81,21 @@ def test_search_page_ranks_reference_then_title_then_text(client, officer):
     shown = [c.pk for c in response.context["page_obj"].object_list]
     assert shown == [by_title.pk, by_text.pk]
     assert client.get("/search/", {"q": ""}).status_code == 200
+
+
+def test_search_page_pages_its_results_and_offers_the_page_sizes(client, officer, visit_loaded):
+    client.force_login(officer)
+    response = client.get("/search/", {"q": "Baradar"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert len(response.context["page_obj"].object_list) == 25
+    # "Rows per page:" used to be followed by nothing on this page.
+    assert "<strong>25</strong>" in html
+    for size in (50, 100):
+        assert f"per_page={size}" in html
+    bigger = client.get("/search/", {"q": "Baradar", "per_page": 50})
+    assert len(bigger.context["page_obj"].object_list) == 27
+    assert "<strong>50</strong>" in bigger.content.decode()
 
 
 def test_api_and_list_use_the_same_search(client, officer, visit_loaded):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.utils.html import escape
 
 from commitments.models import Commitment, Organisation, Visit
 
@@ -119,3 +120,43 @@ def test_the_brief_shows_titles_and_parties_in_the_readers_language(
     assert all(w in text for w in words), words
     assert party in text
     assert railway.pledged_by.name not in text
+
+
+def test_context_facts_lead_into_their_figure_without_a_stray_full_stop(client, viewer, visit):
+    # "... at the exhibition's opening.: 32%" on the page (the PDF dropped the stop).
+    facts = list(visit.context_facts.all())
+    assert any(f.figure and f.statement.endswith(".") for f in facts)
+    client.force_login(viewer)
+    html = client.get(f"/visits/{visit.pk}/brief/").content.decode()
+    assert ".: <strong>" not in html
+    for f in facts:
+        if f.figure:
+            assert f"{escape(f.statement.rstrip('.'))}: <strong>{escape(f.figure)}</strong>" in html
+        else:
+            assert f"<li>{escape(f.statement)}</li>" in html
+
+
+@needs_poppler
+def test_brief_pdf_keeps_the_days_overdue_of_every_late_row_and_counts_evidence(
+    client, viewer, visit, tmp_path
+):
+    import datetime as dt
+
+    from commitments.models import Evidence, Status, today_local
+
+    # The longest status beside days overdue: "In progress" with three digits; it was
+    # cut to "In progress +…" in a 17 mm column.
+    late = Commitment.objects.get(reference="KZ-AF-2025-001")
+    Commitment.objects.filter(pk=late.pk).update(
+        status=Status.IN_PROGRESS, due_date=today_local() - dt.timedelta(days=123)
+    )
+    path = _pdf(client, viewer, visit, tmp_path)
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    row = next(line for line in text.splitlines() if "KZ-AF-2025-001" in line)
+    assert "In progress +123d" in row, row
+    # Evidence counted in words ("1 item"), as on the page, not "1 item(s)".
+    assert Evidence.objects.filter(commitment__visit=visit).exists()
+    assert "item(s)" not in text
+    assert re.search(r"\b1 item\b", text)

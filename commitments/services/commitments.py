@@ -185,7 +185,9 @@ def check_can_set_watchers(*, actor, channel: str, watchers: Iterable, current=(
 
 def _reassign_note(*, commitment: Commitment, actor, channel: str, note: str = "") -> Note:
     """The timeline entry of a change of owner, whichever service made it."""
-    text = _("Reassigned to %(u)s.") % {"u": commitment.owner.get_username()}
+    owner = commitment.owner
+    # By name, as people know them (the username only when no name is set).
+    text = _("Reassigned to %(u)s.") % {"u": owner.get_full_name() or owner.get_username()}
     if note.strip():
         text = f"{text} {note.strip()}"
     return Note(

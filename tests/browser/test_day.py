@@ -130,6 +130,12 @@ def test_phone_overdue_list_shows_owner_and_days_without_sideways_scroll(new_pag
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
     assert "days overdue" in days.inner_text() or "day overdue" in days.inner_text()
     assert owner.inner_text().strip() not in ("", "—")
+    # The dates on the card say what they are (they were bare: "—", "1 Dec 2026").
+    labels = page.evaluate(
+        """() => [...document.querySelector('table.overdue-table tbody.row')
+            .querySelectorAll('td')].map(td => getComputedStyle(td, '::before').content)"""
+    )
+    assert '"Last status change: "' in labels and '"Next follow-up: "' in labels, labels
     screenshot(page, "overdue-phone", docs=True)
 
 
@@ -190,6 +196,35 @@ def test_visit_brief_prints_on_one_a4_page_at_100_percent(new_page, tmp_path):
         assert ref in text
 
 
+def test_visit_brief_reads_on_a_phone_without_sideways_scroll(new_page):
+    from commitments.models import Visit
+
+    visit = Visit.objects.order_by("pk").first()
+    page = new_page(width=390, height=844)
+    sign_in(page, "manager", f"/visits/{visit.pk}/brief/")
+    # The seven-column table made the page 629 px wide at 390.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    for ref in visit.commitments.values_list("reference", flat=True):
+        box = page.get_by_text(ref, exact=True).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, (ref, box)
+    owner = page.locator("table.brief-table td[data-label='Owner']").first
+    assert (
+        page.evaluate("el => getComputedStyle(el, '::before').content", owner.element_handle())
+        == '"Owner: "'
+    )
+
+
+def test_the_confirm_tick_box_sits_at_the_start_of_its_field(new_page):
+    target = _officers_open()
+    page = new_page()
+    sign_in(page, "officer", f"/commitments/{target.pk}/")
+    box = page.locator("#status-form input[type=checkbox]").bounding_box()
+    label = page.locator("#status-form").get_by_text("Yes, I mean this move").bounding_box()
+    # It was stretched to the column's width and drawn in its middle, far from its label.
+    assert box["width"] < 30, box
+    assert abs(box["x"] - label["x"]) < 8, (box, label)
+
+
 def test_readme_screenshots_desktop_detail_and_dashboard(new_page):
     target = _officers_open()
     page = new_page()
@@ -208,3 +243,15 @@ def test_readme_screenshots_desktop_detail_and_dashboard(new_page):
     )
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390, wide
     screenshot(phone, "dashboard-phone", docs=True)
+
+
+def test_the_header_links_sit_on_one_line_on_a_desktop(new_page):
+    page = new_page(width=1280, height=900)
+    sign_in(page, "officer", "/")
+    tops = page.eval_on_selector_all(
+        ".main-nav ul li", "items => items.map(li => li.getBoundingClientRect().top)"
+    )
+    assert len(tops) == 4  # Dashboard, Commitments, My commitments, Overdue
+    assert max(tops) - min(tops) < 2, tops
+    height = page.evaluate("document.querySelector('.site-header').getBoundingClientRect().height")
+    assert height < 110, height

@@ -61,8 +61,12 @@ class CalendarFeedForm(forms.Form):
             (CalendarFeed.Kind.FILTER, CalendarFeed.Kind.FILTER.label),
         ],
     )
+    # "—" for no choice, as the webhook form's sector ("---------" is Django's, not ours).
     visit = forms.ModelChoiceField(
-        label=gettext_lazy("Visit"), queryset=Visit.objects.order_by("-start_date"), required=False
+        label=gettext_lazy("Visit"),
+        queryset=Visit.objects.order_by("-start_date"),
+        required=False,
+        empty_label="—",
     )
     query = forms.CharField(
         label=gettext_lazy("Filter (the commitment list's address or query)"),
@@ -204,7 +208,10 @@ class WebhookForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
     )
     visit = forms.ModelChoiceField(
-        label=gettext_lazy("Only this visit"), queryset=Visit.objects.all(), required=False
+        label=gettext_lazy("Only this visit"),
+        queryset=Visit.objects.all(),
+        required=False,
+        empty_label="—",
     )
     sector = forms.ChoiceField(
         label=gettext_lazy("Only this sector"),

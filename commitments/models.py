@@ -1231,6 +1231,29 @@ class Heartbeat(models.Model):
         return f"{self.name} at {self.beat_at:%Y-%m-%d %H:%M:%S}"
 
 
+class SweepMark(models.Model):
+    """How far the reminder plan has looked: beat's sweep plans only what changed since.
+
+    One row. `day` is the sweep's local date (the slot window follows from it),
+    `change_seq` the change counter as read before planning (every commitment written
+    through the services after that read has a larger `change_seq`), `planned_at` the
+    `now` the plan used (follow-up times up to a day after it were considered), and
+    `full_at` when the whole plan last ran. Beat's sweep plans only commitments changed
+    since the mark and follow-up times that came into reach since it, while the day and
+    the settings stay the same; a new day, a started worker, `manage.py send_reminders`
+    and a mark older than TRACKER_REMINDER_FULL_SWEEP_SECONDS plan everything again.
+    """
+
+    name = models.CharField(max_length=64, primary_key=True)
+    day = models.DateField()
+    change_seq = models.BigIntegerField()
+    planned_at = models.DateTimeField()
+    full_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.day} after change {self.change_seq}"
+
+
 # --- Integrations (issue 16): outgoing webhooks, calendar feeds, spreadsheet imports ------
 
 

@@ -22,10 +22,13 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from ...models import (
+    ChangeCounter,
     Commitment,
     Profile,
     Reminder,
     Role,
+    SweepMark,
+    WebhookEndpoint,
     WebhookEvent,
     claimable_q,
     held_by_snooze_q,
@@ -64,6 +67,10 @@ class SweepResult:
 # A planned outbox row: the Reminder fields the sweep sets, as a plain dict (tens of
 # thousands of model instances would cost the sweep more than the database does).
 Row = dict
+
+# A follow-up time this far ahead is planned already (its owner's morning may come first
+# in a zone east of the tracker's).
+FOLLOW_UP_REACH = dt.timedelta(days=1)
 
 
 @dataclass
@@ -109,13 +116,37 @@ def _due_candidates(
     return [(pk, owner, due, *by_due[due]) for pk, owner, due in found]
 
 
-def _plan(*, now: dt.datetime, commitment_ids: Iterable[int] | None = None) -> list[Row]:
-    """The reminders that are due and not yet in the outbox (a constant number of queries)."""
+@dataclass(frozen=True)
+class _Since:
+    """What an incremental plan may skip: commitments unchanged since `change_seq`, and
+    follow-up times up to `follow_up_to` (the last plan's reach)."""
+
+    change_seq: int
+    follow_up_to: dt.datetime
+
+
+def _plan(
+    *,
+    now: dt.datetime,
+    commitment_ids: Iterable[int] | None = None,
+    since: _Since | None = None,
+) -> list[Row]:
+    """The reminders that are due and not yet in the outbox (a constant number of queries).
+
+    With `since`, only what can have become due since the last plan of the same day:
+    commitments written after it, and follow-up times that came within reach.
+    """
     today = today_local(now)
     window = slot_window(today)
-    base = Commitment.objects.open().filter(owner__isnull=False)
+    # No ORDER BY: the plan reads sets (the default ordering would sort every candidate).
+    base = Commitment.objects.open().filter(owner__isnull=False).order_by()
     if commitment_ids is not None:
         base = base.filter(pk__in=list(commitment_ids))
+    follow_base = base
+    if since is not None:
+        changed = Q(change_seq__gt=since.change_seq)
+        follow_base = base.filter(changed | Q(next_follow_up_at__gt=since.follow_up_to))
+        base = base.filter(changed)
 
     before = [
         (w + dt.timedelta(days=days), w, -days)
@@ -153,8 +184,8 @@ def _plan(*, now: dt.datetime, commitment_ids: Iterable[int] | None = None) -> l
     back = now - dt.timedelta(days=window[-1].toordinal() - window[0].toordinal())
     follow_slot = TruncDate("next_follow_up_at", tzinfo=UTC)
     follow = list(
-        base.filter(
-            Q(next_follow_up_at__gte=back, next_follow_up_at__lte=now + dt.timedelta(days=1))
+        follow_base.filter(
+            Q(next_follow_up_at__gte=back, next_follow_up_at__lte=now + FOLLOW_UP_REACH)
             # Snoozed up to the window's first day: a snooze that ended within it.
             | (snoozed_q(window[0] - dt.timedelta(days=1)) & Q(next_follow_up_at__lte=now))
         )
@@ -387,16 +418,63 @@ def _insert(rows: list[Row]) -> int:
         return cursor.rowcount
 
 
-def reminders_sweep(*, now: dt.datetime | None = None, dry_run: bool = False) -> SweepResult:
+SWEEP_MARK = "reminders-sweep"
+
+
+def _change_counter() -> int:
+    """The change counter as committed now (a writer holding its lock is not counted)."""
+    value = ChangeCounter.objects.filter(name="commitment").values_list("value", flat=True)
+    return next(iter(value), 0)
+
+
+def _since(*, now: dt.datetime, today: dt.date) -> _Since | None:
+    """Where an incremental plan may start, or None for a whole plan: no mark, a mark of
+    another day, one from the future (a caller's `now`), or an old whole plan."""
+    mark = SweepMark.objects.filter(name=SWEEP_MARK).first()
+    if mark is None or mark.day != today or mark.planned_at > now:
+        return None
+    if now - mark.full_at > dt.timedelta(seconds=settings.TRACKER_REMINDER_FULL_SWEEP_SECONDS):
+        return None
+    return _Since(change_seq=mark.change_seq, follow_up_to=mark.planned_at + FOLLOW_UP_REACH)
+
+
+def _mark(*, now: dt.datetime, today: dt.date, change_seq: int, whole: bool) -> None:
+    mark, created = SweepMark.objects.get_or_create(
+        name=SWEEP_MARK,
+        defaults={"day": today, "change_seq": change_seq, "planned_at": now, "full_at": now},
+    )
+    if created:
+        return
+    mark.day, mark.change_seq, mark.planned_at = today, change_seq, now
+    if whole:
+        mark.full_at = now
+    mark.save()
+
+
+def reminders_sweep(
+    *, now: dt.datetime | None = None, dry_run: bool = False, incremental: bool = False
+) -> SweepResult:
     """Write every reminder that is due into the outbox and queue the due ones.
 
     One transaction; the send tasks are queued after it commits. With `dry_run` the same
     work is done and rolled back, so the result says what would be queued.
+
+    `incremental` (beat's periodic sweep) plans only what can have become due since the
+    last sweep of the same day (see SweepMark): commitments written since through the
+    services, and follow-up times that came within reach. The dispatch of due rows is
+    the same either way. A started worker, `manage.py send_reminders`, the first sweep
+    of a day and one every TRACKER_REMINDER_FULL_SWEEP_SECONDS plan everything, which
+    also picks up what the mark cannot see (a user who gained an email address, a row
+    written outside the services).
     """
     now = now or timezone.now()
+    today = today_local(now)
     result = SweepResult()
     with transaction.atomic():
-        rows = _plan(now=now)
+        # Read before planning: whatever commits after this read has a larger number.
+        change_seq = _change_counter()
+        since = _since(now=now, today=today) if incremental else None
+        rows = _plan(now=now, since=since)
         result.created = _insert(rows)
         digests = _plan_daily_digests(now=now)
         result.created += _insert(digests)
@@ -410,6 +488,7 @@ def reminders_sweep(*, now: dt.datetime | None = None, dry_run: bool = False) ->
             # Wall-clock time, not `now` (which a caller may set): /readyz asks whether a
             # sweep really ran lately.
             heartbeat_record(name=SWEEP_HEARTBEAT)
+            _mark(now=now, today=today, change_seq=change_seq, whole=since is None)
             ids = result.queued
             transaction.on_commit(lambda: _enqueue(ids))
     return result
@@ -421,7 +500,9 @@ def _record_webhook_events(rows: list[Row]) -> None:
     number of queries."""
     events = {Kind.OVERDUE: WebhookEvent.OVERDUE, Kind.ESCALATION: WebhookEvent.ESCALATED}
     wanted = {(r["kind"], r["commitment_id"], r.get("step")) for r in rows if r["kind"] in events}
-    if not wanted:
+    # Most installations have no endpoint: then the thousands of commitments a first
+    # sweep finds overdue are not loaded for nothing.
+    if not wanted or not WebhookEndpoint.objects.exists():
         return
     by_id = Commitment.objects.in_bulk({pk for _kind, pk, _step in wanted})
     webhook_events_record_many(

@@ -139,7 +139,7 @@ def _plan(
     today = today_local(now)
     window = slot_window(today)
     # No ORDER BY: the plan reads sets (the default ordering would sort every candidate).
-    base = Commitment.objects.open().filter(owner__isnull=False).order_by()
+    base = Commitment.objects.plain().open().filter(owner__isnull=False).order_by()
     if commitment_ids is not None:
         base = base.filter(pk__in=list(commitment_ids))
     follow_base = base

@@ -651,6 +651,12 @@ class Commitment(models.Model):
         indexes = [
             models.Index(fields=["status", "due_date"], name="commitment_status_due"),
             models.Index(fields=["next_follow_up_at"], name="commitment_follow_up"),
+            # The few snoozed commitments, for the sweep's "held by a snooze" subquery.
+            models.Index(
+                fields=["snoozed_until"],
+                condition=models.Q(snoozed_until__isnull=False),
+                name="commitment_snoozed",
+            ),
             models.Index(fields=["owner", "status"], name="commitment_owner_status"),
             models.Index(fields=["sector", "status"], name="commitment_sector_status"),
             # Open items in due-date order: the overdue list pages through it without
@@ -1097,12 +1103,20 @@ def held_by_snooze_q(on: dt.date) -> Q:
     return Q(kind=Reminder.Kind.FOLLOW_UP, commitment_id__in=snoozed)
 
 
+def pending_due_q(now: dt.datetime) -> Q:
+    """Reminders waiting for their time, which has come."""
+    return Q(state=Reminder.State.PENDING, send_after__lte=now)
+
+
+def lease_expired_q(now: dt.datetime) -> Q:
+    """Reminders a worker claimed and did not finish within its lease (it died)."""
+    return Q(state=Reminder.State.SENDING, lease_until__lt=now)
+
+
 def claimable_q(now: dt.datetime) -> Q:
     """Reminders a worker may take now: pending and due, or claimed by a worker whose
     lease ran out. The claim and the sweep's dispatch both use it."""
-    return Q(state=Reminder.State.PENDING, send_after__lte=now) | Q(
-        state=Reminder.State.SENDING, lease_until__lt=now
-    )
+    return pending_due_q(now) | lease_expired_q(now)
 
 
 class ReminderQuerySet(models.QuerySet):
@@ -1212,6 +1226,26 @@ class Reminder(models.Model):
         indexes = [
             models.Index(fields=["state", "send_after"], name="reminder_state_send_after"),
             models.Index(fields=["recipient", "state"], name="reminder_recipient_state"),
+            # The daily digests' question each sweep ("whose held reminders are due?"):
+            # a few rows, where (state, send_after) would walk every due reminder.
+            models.Index(
+                fields=["send_after"],
+                condition=models.Q(state="pending", in_digest=True),
+                name="reminder_digest_due",
+            ),
+            # The sweep's dispatch (services/reminders/sweep.py): rows never queued whose
+            # time has come, and rows queued long ago. Only waiting rows are indexed, so
+            # a sweep finds nothing to queue without walking the due rows it queued.
+            models.Index(
+                fields=["send_after"],
+                condition=models.Q(state="pending", in_digest=False, queued_at__isnull=True),
+                name="reminder_unqueued",
+            ),
+            models.Index(
+                fields=["queued_at"],
+                condition=models.Q(state="pending", in_digest=False, queued_at__isnull=False),
+                name="reminder_queued",
+            ),
         ]
 
     def __str__(self) -> str:

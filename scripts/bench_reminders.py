@@ -108,7 +108,9 @@ def main() -> int:
     total = Commitment.objects.count()
     open_count = Commitment.objects.open().count()
     # A fixed hour at which every seeded zone (Kabul to New York) is in its working day.
-    now = min(timezone.now(), timezone.now().replace(hour=13, minute=0, second=0))
+    # The last such hour that has passed (today's, or yesterday's before 13:00 UTC).
+    noon = timezone.now().replace(hour=13, minute=0, second=0, microsecond=0)
+    now = noon if noon <= timezone.now() else noon - dt.timedelta(days=1)
     print(f"database: {connection.vendor} {connection.settings_dict['NAME']}")
     print(f"commitments: {total} ({open_count} open); sweep at {now:%Y-%m-%d %H:%M} UTC")
 

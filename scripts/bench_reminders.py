@@ -197,17 +197,22 @@ def main() -> int:
 
             send_tasks_queue(ids)
             queued_in = time.perf_counter() - started
+            expected = {
+                message_id_for(r) for r in Reminder.objects.filter(pk__in=ids).only("kind", "slot")
+            }
+            # Wait for these emails themselves: counting every email stopped the clock
+            # early when the start-up sweep's tasks (taken before the purge) arrived too.
             deadline = time.monotonic() + 900
-            while sink.count < len(ids) and time.monotonic() < deadline:
+            while time.monotonic() < deadline:
+                with sink.lock:
+                    if expected <= set(sink.message_ids):
+                        break
                 time.sleep(0.1)
             elapsed = sink.last - started
             print(
                 f"queueing {len(ids)} send tasks: {queued_in:.2f}s ({len(ids) / queued_in:.0f}/s)"
             )
             time.sleep(2)  # anything sent twice arrives now
-            expected = {
-                message_id_for(r) for r in Reminder.objects.filter(pk__in=ids).only("kind", "slot")
-            }
             received = set(sink.message_ids)
             # "others": tasks of the start-up sweep the purge missed (taken already).
             print(

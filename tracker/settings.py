@@ -305,6 +305,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # short read timeout does not cut its long polls; it bounds publishes and commands.
     "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
     "socket_timeout": REDIS_SOCKET_TIMEOUT,
+    # A publish whose connection is gone tries to connect once: kombu's default retries
+    # after a 2 s sleep (4 s per call against a paused Redis). The worker's own consumer
+    # connection keeps its retries (CELERY_BROKER_CONNECTION_* below, passed explicitly).
+    "max_retries": 0,
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Enqueueing is best effort: when Redis is down a web edit must still succeed, and the

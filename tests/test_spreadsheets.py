@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
+from django.utils import translation
 from openpyxl import Workbook, load_workbook
 
 from commitments.models import AuditEvent, Channel, Commitment, SpreadsheetImport, StatusChange
@@ -280,6 +281,19 @@ def test_a_row_without_external_id_updates_the_commitment_its_reference_names(ma
     assert named.title == "New title" and named.external_id == ""
     # Matched by reference, the row's empty external id does not clear the commitment's.
     assert kept.title == "Kept, renamed" and kept.external_id == "KEEP-1"
+
+
+def test_a_sheet_exported_in_russian_imports_for_an_english_reader(manager, visit, org):
+    CommitmentFactory(external_id="RU-1", visit=visit, pledged_by=org)
+    with translation.override("ru"):
+        content = spreadsheet_export(Commitment.objects.all())
+    header = [c.value for c in load_workbook(io.BytesIO(content)).active[1]]
+    assert "Номер" in header and "Reference" not in header
+    before = dict(Commitment.objects.values_list("pk", "version"))
+    with translation.override("en"):
+        _upload, preview = spreadsheet_preview(user=manager, filename="ru.xlsx", content=content)
+    assert summarize(preview) == {"create": 0, "update": 0, "unchanged": 1, "error": 0}
+    assert dict(Commitment.objects.values_list("pk", "version")) == before
 
 
 # --- Pages ----------------------------------------------------------------------------------

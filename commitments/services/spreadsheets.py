@@ -29,7 +29,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -202,11 +202,22 @@ def _read_csv(content: bytes) -> list[list[tuple[str, bool]]]:
     return rows
 
 
-def _header_map(header: list[str]) -> dict[int, str]:
-    names = {}
+def _column_names() -> dict[str, str]:
+    """Header text -> column key: the keys, and the labels in the reader's language and in
+    every other interface language (a sheet exported by a Russian reader imports for an
+    English one)."""
+    names = {column.key.lower(): column.key for column in COLUMNS}
     for column in COLUMNS:
-        names[column.key.lower()] = column.key
-        names[str(column.label).lower()] = column.key
+        names.setdefault(str(column.label).lower(), column.key)
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            for column in COLUMNS:
+                names.setdefault(str(column.label).lower(), column.key)
+    return names
+
+
+def _header_map(header: list[str]) -> dict[int, str]:
+    names = _column_names()
     mapping, unknown = {}, []
     for index, title in enumerate(header):
         if not title:

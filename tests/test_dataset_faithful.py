@@ -5,9 +5,9 @@ pasted into the project; the data set keeps only short quotes): they are read fr
 ../shared/sources/ beside the checkout, or from the folder TRACKER_SOURCES_DIR names
 (each source of the data set names its file under "text", and SOURCE_DIGESTS holds each
 file's SHA-256, so a different or edited copy fails instead of passing). Where they are
-absent, the tests that need them skip and say so on a developer's machine, and fail in
-CI (CI=true, as .ci/run and most CI services set, or TRACKER_REQUIRE_SOURCES=1), so the
-check cannot silently stop running there.
+absent, the tests that need them skip and say so, except where TRACKER_REQUIRE_SOURCES=1
+(.ci/run sets it when it finds the texts): there a missing text fails, so the check
+cannot silently stop running.
 
 - every quote (commitments and context facts) occurs verbatim in its source's text;
 - every commitment has a source and a quote; titles are our own words;
@@ -60,17 +60,14 @@ MONTH = "|".join(MONTHS)
 
 
 def _required() -> bool:
-    """In CI the texts must be there: a skip would hide a check that stopped running."""
-    return os.environ.get("TRACKER_REQUIRE_SOURCES") == "1" or os.environ.get("CI", "").lower() in {
-        "1",
-        "true",
-        "yes",
-    }
+    """Where the texts are known to be (.ci/run sets TRACKER_REQUIRE_SOURCES=1 when it
+    finds them), a skip would hide a check that stopped running."""
+    return os.environ.get("TRACKER_REQUIRE_SOURCES") == "1"
 
 
 def _absent(message: str) -> None:
     if _required():
-        pytest.fail(message + " (required here: CI or TRACKER_REQUIRE_SOURCES=1)")
+        pytest.fail(message + " (required here: TRACKER_REQUIRE_SOURCES=1)")
     pytest.skip(message)
 
 
@@ -281,15 +278,17 @@ def _copy_of_the_texts(tmp_path, names) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("ci", ["true", "1"])
-def test_in_ci_a_missing_text_fails_instead_of_skipping(monkeypatch, tmp_path, ci):
-    """CI=true alone (no TRACKER_REQUIRE_SOURCES) is enough; so is one file missing."""
+def test_where_required_a_missing_text_fails_instead_of_skipping(monkeypatch, tmp_path):
+    """TRACKER_REQUIRE_SOURCES=1 (as .ci/run sets it) turns a skip into a failure; one
+    file missing is enough."""
     first, second = (s["text"] for s in DATA["sources"])
     folder = _copy_of_the_texts(tmp_path, [first])
     monkeypatch.setattr(sys.modules[__name__], "SOURCES_DIR", folder)
-    monkeypatch.delenv("TRACKER_REQUIRE_SOURCES", raising=False)
-    monkeypatch.setenv("CI", ci)
+    monkeypatch.setenv("TRACKER_REQUIRE_SOURCES", "1")
     with pytest.raises(pytest.fail.Exception, match=f"{second} is missing"):
+        _texts()
+    monkeypatch.delenv("TRACKER_REQUIRE_SOURCES")
+    with pytest.raises(pytest.skip.Exception, match=f"{second} is missing"):
         _texts()
 
 

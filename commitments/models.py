@@ -410,6 +410,15 @@ class CommitmentQuerySet(models.QuerySet):
     def open(self) -> CommitmentQuerySet:
         return self.filter(IS_OPEN)
 
+    def plain(self) -> CommitmentQuerySet:
+        """The same rows with modeltranslation's name rewriting off (commitments/
+        translation.py): `values()` and `values_list()` then come straight from the
+        cursor. With it on, each row is copied into a stand-in object and rebuilt to
+        apply language fallbacks that the tracker does not use (it names translation
+        columns explicitly): half the time of an API list of 100 went there, and the
+        sweep and exports iterate hundreds of thousands of rows."""
+        return self.rewrite(False)
+
     def with_external_ids(self, external_ids) -> CommitmentQuerySet:
         """Rows whose external_id is one of these (empty ones never match). The explicit
         "is set" clause is the unique index's own condition: PostgreSQL cannot prove it
@@ -648,6 +657,12 @@ class Commitment(models.Model):
         indexes = [
             models.Index(fields=["status", "due_date"], name="commitment_status_due"),
             models.Index(fields=["next_follow_up_at"], name="commitment_follow_up"),
+            # The few snoozed commitments, for the sweep's "held by a snooze" subquery.
+            models.Index(
+                fields=["snoozed_until"],
+                condition=models.Q(snoozed_until__isnull=False),
+                name="commitment_snoozed",
+            ),
             models.Index(fields=["owner", "status"], name="commitment_owner_status"),
             models.Index(fields=["sector", "status"], name="commitment_sector_status"),
             # Open items in due-date order: the overdue list pages through it without
@@ -1094,12 +1109,20 @@ def held_by_snooze_q(on: dt.date) -> Q:
     return Q(kind=Reminder.Kind.FOLLOW_UP, commitment_id__in=snoozed)
 
 
+def pending_due_q(now: dt.datetime) -> Q:
+    """Reminders waiting for their time, which has come."""
+    return Q(state=Reminder.State.PENDING, send_after__lte=now)
+
+
+def lease_expired_q(now: dt.datetime) -> Q:
+    """Reminders a worker claimed and did not finish within its lease (it died)."""
+    return Q(state=Reminder.State.SENDING, lease_until__lt=now)
+
+
 def claimable_q(now: dt.datetime) -> Q:
     """Reminders a worker may take now: pending and due, or claimed by a worker whose
     lease ran out. The claim and the sweep's dispatch both use it."""
-    return Q(state=Reminder.State.PENDING, send_after__lte=now) | Q(
-        state=Reminder.State.SENDING, lease_until__lt=now
-    )
+    return pending_due_q(now) | lease_expired_q(now)
 
 
 class ReminderQuerySet(models.QuerySet):
@@ -1209,6 +1232,26 @@ class Reminder(models.Model):
         indexes = [
             models.Index(fields=["state", "send_after"], name="reminder_state_send_after"),
             models.Index(fields=["recipient", "state"], name="reminder_recipient_state"),
+            # The daily digests' question each sweep ("whose held reminders are due?"):
+            # a few rows, where (state, send_after) would walk every due reminder.
+            models.Index(
+                fields=["send_after"],
+                condition=models.Q(state="pending", in_digest=True),
+                name="reminder_digest_due",
+            ),
+            # The sweep's dispatch (services/reminders/sweep.py): rows never queued whose
+            # time has come, and rows queued long ago. Only waiting rows are indexed, so
+            # a sweep finds nothing to queue without walking the due rows it queued.
+            models.Index(
+                fields=["send_after"],
+                condition=models.Q(state="pending", in_digest=False, queued_at__isnull=True),
+                name="reminder_unqueued",
+            ),
+            models.Index(
+                fields=["queued_at"],
+                condition=models.Q(state="pending", in_digest=False, queued_at__isnull=False),
+                name="reminder_queued",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -1235,6 +1278,29 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.beat_at:%Y-%m-%d %H:%M:%S}"
+
+
+class SweepMark(models.Model):
+    """How far the reminder plan has looked: beat's sweep plans only what changed since.
+
+    One row. `day` is the sweep's local date (the slot window follows from it),
+    `change_seq` the change counter as read before planning (every commitment written
+    through the services after that read has a larger `change_seq`), `planned_at` the
+    `now` the plan used (follow-up times up to a day after it were considered), and
+    `full_at` when the whole plan last ran. Beat's sweep plans only commitments changed
+    since the mark and follow-up times that came into reach since it, while the day and
+    the settings stay the same; a new day, a started worker, `manage.py send_reminders`
+    and a mark older than TRACKER_REMINDER_FULL_SWEEP_SECONDS plan everything again.
+    """
+
+    name = models.CharField(max_length=64, primary_key=True)
+    day = models.DateField()
+    change_seq = models.BigIntegerField()
+    planned_at = models.DateTimeField()
+    full_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.day} after change {self.change_seq}"
 
 
 # --- Integrations (issue 16): outgoing webhooks, calendar feeds, spreadsheet imports ------

@@ -138,12 +138,14 @@ def commitment_api_rows(queryset: QuerySet[Commitment] | None = None) -> QuerySe
     The unfiltered one is built once per process and cloned: resolving thirty-odd
     columns and the subquery cost a millisecond a request (issue 13)."""
     if queryset is not None:
-        return queryset.values(*API_ROW_FIELDS, **_api_row_extras())
+        return queryset.plain().values(*API_ROW_FIELDS, **_api_row_extras())
     # Per language too: a translated column may be chosen by the active language.
     key = (connection.vendor, get_language())
     base = _API_ROWS.get(key)
     if base is None:
-        base = _API_ROWS[key] = Commitment.objects.values(*API_ROW_FIELDS, **_api_row_extras())
+        base = _API_ROWS[key] = Commitment.objects.plain().values(
+            *API_ROW_FIELDS, **_api_row_extras()
+        )
     return base.all()
 
 
@@ -235,7 +237,7 @@ def export_rows(queryset: QuerySet[Commitment], *, chunk_size: int = 2000) -> It
     of three correlated subqueries per row and a model instance each (issue 13: the
     overdue CSV at 1M rows ran past gunicorn's timeout)."""
     today = today_local()
-    rows = queryset.values_list(*_EXPORT_COLUMNS).iterator(chunk_size=chunk_size)
+    rows = queryset.plain().values_list(*_EXPORT_COLUMNS).iterator(chunk_size=chunk_size)
     while True:
         chunk = [row for _, row in zip(range(chunk_size), rows, strict=False)]
         if not chunk:

@@ -11,8 +11,10 @@ from .services import reminders, webhooks
 
 
 @shared_task(name="commitments.tasks.sweep_reminders", ignore_result=True)
-def sweep_reminders() -> dict:
-    result = reminders.reminders_sweep()
+def sweep_reminders(incremental: bool = False) -> dict:
+    # Beat asks for the incremental sweep (settings.CELERY_BEAT_SCHEDULE); a worker's
+    # start and a manual call plan everything.
+    result = reminders.reminders_sweep(incremental=incremental)
     return {"created": result.created, "queued": len(result.queued)}
 
 

@@ -32,9 +32,12 @@ def fail(message: str) -> None:
 
 
 def import_everything() -> int:
-    import django
+    try:
+        import django
 
-    django.setup()
+        django.setup()  # imports every installed app: a missing package often shows here
+    except Exception as error:
+        fail(f"django.setup(): {type(error).__name__}: {error}")
     count = 0
     for name in PACKAGES:
         package = importlib.import_module(name)

@@ -126,3 +126,17 @@ def _empty_default_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _closed_redis_circuits():
+    """The circuits are per process: a test whose broker or cache failed must not make
+    the next one skip the broker or the cache."""
+    from commitments.redis_clients import CacheCircuit
+    from commitments.services.queueing import BrokerCircuit
+
+    BrokerCircuit.reset()
+    CacheCircuit.reset()
+    yield
+    BrokerCircuit.reset()
+    CacheCircuit.reset()

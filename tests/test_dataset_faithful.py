@@ -1,9 +1,13 @@
 """The check that keeps the visit data set true to its two source texts (issue 10).
 
-The texts are not in the repository: CI has them beside the checkout, in
-../shared/sources/ (each source of the data set names its file under "text"). Where
-they are absent, the tests that need them skip and say so (or fail, with
-TRACKER_REQUIRE_SOURCES=1, as CI should set).
+The texts are not in the repository (the sources' README asks that the articles are not
+pasted into the project; the data set keeps only short quotes): they are read from
+../shared/sources/ beside the checkout, or from the folder TRACKER_SOURCES_DIR names
+(each source of the data set names its file under "text", and SOURCE_DIGESTS holds each
+file's SHA-256, so a different or edited copy fails instead of passing). Where they are
+absent, the tests that need them skip and say so, except where TRACKER_REQUIRE_SOURCES=1
+(.ci/run sets it when it finds the texts): there a missing text fails, so the check
+cannot silently stop running.
 
 - every quote (commitments and context facts) occurs verbatim in its source's text;
 - every commitment has a source and a quote; titles are our own words;
@@ -14,6 +18,7 @@ TRACKER_REQUIRE_SOURCES=1, as CI should set).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -29,7 +34,19 @@ from commitments.services.importer import visit_dataset_load
 
 from .conftest import VISIT_FIXTURE as FIXTURE
 
-SOURCES_DIR = Path(settings.BASE_DIR).parent / "shared" / "sources"
+
+def _sources_dir(environ) -> Path:
+    """TRACKER_SOURCES_DIR where set, else ../shared/sources beside the checkout."""
+    named = environ.get("TRACKER_SOURCES_DIR", "").strip()
+    return Path(named) if named else Path(settings.BASE_DIR).parent / "shared" / "sources"
+
+
+SOURCES_DIR = _sources_dir(os.environ)
+# The texts the data set was checked against: a copy that differs by one byte is not them.
+SOURCE_DIGESTS = {
+    "000_6a6699c72bfad833.txt": "f17dbfea95735b2cb4779ece5c8ae02704cfbfefbc8b2cc111c30d32633a6d19",
+    "001_f95641e1287279dd.txt": "fee221eb75bc26f314a1db795e1f12dbf2352d5a285cc9557fb0297fc86dc8d1",
+}
 DATA = json.loads(FIXTURE.read_text(encoding="utf-8"))
 
 MONTHS = {
@@ -42,11 +59,15 @@ MONTHS = {
 MONTH = "|".join(MONTHS)
 
 
+def _required() -> bool:
+    """Where the texts are known to be (.ci/run sets TRACKER_REQUIRE_SOURCES=1 when it
+    finds them), a skip would hide a check that stopped running."""
+    return os.environ.get("TRACKER_REQUIRE_SOURCES") == "1"
+
+
 def _absent(message: str) -> None:
-    # TRACKER_REQUIRE_SOURCES=1 (for CI, which has the texts) turns the skip into a
-    # failure, so the check cannot silently stop running there.
-    if os.environ.get("TRACKER_REQUIRE_SOURCES") == "1":
-        pytest.fail(message)
+    if _required():
+        pytest.fail(message + " (required here: TRACKER_REQUIRE_SOURCES=1)")
     pytest.skip(message)
 
 
@@ -54,14 +75,22 @@ def _texts() -> dict[str, str]:
     if not SOURCES_DIR.is_dir():
         _absent(
             f"The source texts are not at {SOURCES_DIR}: the verbatim and no-invention "
-            "checks need ../shared/sources/ beside the checkout (CI has it)."
+            "checks need ../shared/sources/ beside the checkout, or TRACKER_SOURCES_DIR "
+            "naming the folder that holds them."
         )
     texts = {}
     for source in DATA["sources"]:
         path = SOURCES_DIR / source["text"]
         if not path.is_file():
             _absent(f"{path} is missing: cannot check the quotes of {source['key']!r}.")
-        texts[source["key"]] = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
+        # Present but not the text the data set was checked against: always a failure.
+        assert source["text"] in SOURCE_DIGESTS, f"no digest recorded for {source['text']}"
+        digest = hashlib.sha256(raw).hexdigest()
+        assert digest == SOURCE_DIGESTS[source["text"]], (
+            f"{path} is not the published text (sha256 {digest})"
+        )
+        texts[source["key"]] = raw.decode("utf-8")
     return texts
 
 
@@ -231,8 +260,50 @@ def test_dashboard_on_the_real_data_set_shows_each_kind_of_figure_apart(client, 
 def test_without_the_source_texts_the_checks_skip_and_say_where_they_looked(monkeypatch, tmp_path):
     monkeypatch.setattr(sys.modules[__name__], "SOURCES_DIR", tmp_path / "no")
     monkeypatch.delenv("TRACKER_REQUIRE_SOURCES", raising=False)
+    monkeypatch.delenv("CI", raising=False)
     with pytest.raises(pytest.skip.Exception, match=r"source texts are not at .*no"):
         _texts()
     monkeypatch.setenv("TRACKER_REQUIRE_SOURCES", "1")
     with pytest.raises(pytest.fail.Exception, match=r"source texts are not at .*no"):
         _texts()
+
+
+def _copy_of_the_texts(tmp_path, names) -> Path:
+    """A folder holding copies of the real texts named (skips or fails where they are absent)."""
+    _texts()
+    folder = tmp_path / "sources"
+    folder.mkdir()
+    for name in names:
+        (folder / name).write_bytes((SOURCES_DIR / name).read_bytes())
+    return folder
+
+
+def test_where_required_a_missing_text_fails_instead_of_skipping(monkeypatch, tmp_path):
+    """TRACKER_REQUIRE_SOURCES=1 (as .ci/run sets it) turns a skip into a failure; one
+    file missing is enough."""
+    first, second = (s["text"] for s in DATA["sources"])
+    folder = _copy_of_the_texts(tmp_path, [first])
+    monkeypatch.setattr(sys.modules[__name__], "SOURCES_DIR", folder)
+    monkeypatch.setenv("TRACKER_REQUIRE_SOURCES", "1")
+    with pytest.raises(pytest.fail.Exception, match=f"{second} is missing"):
+        _texts()
+    monkeypatch.delenv("TRACKER_REQUIRE_SOURCES")
+    with pytest.raises(pytest.skip.Exception, match=f"{second} is missing"):
+        _texts()
+
+
+def test_a_copy_that_differs_by_one_character_is_refused(monkeypatch, tmp_path):
+    folder = _copy_of_the_texts(tmp_path, [s["text"] for s in DATA["sources"]])
+    monkeypatch.setattr(sys.modules[__name__], "SOURCES_DIR", folder)
+    assert set(_texts()) == {s["key"] for s in DATA["sources"]}
+    edited = folder / DATA["sources"][1]["text"]
+    edited.write_text(edited.read_text(encoding="utf-8").replace("$500", "$600", 1), "utf-8")
+    with pytest.raises(AssertionError, match="is not the published text"):
+        _texts()
+
+
+def test_the_sources_folder_can_be_named_by_the_environment(tmp_path):
+    """TRACKER_SOURCES_DIR points a checkout that has no ../shared/sources at the texts."""
+    assert _sources_dir({"TRACKER_SOURCES_DIR": str(tmp_path)}) == tmp_path
+    beside = Path(settings.BASE_DIR).parent / "shared" / "sources"
+    assert _sources_dir({}) == _sources_dir({"TRACKER_SOURCES_DIR": " "}) == beside

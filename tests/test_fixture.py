@@ -251,3 +251,15 @@ def test_load_demo_twice_gives_users_dates_and_no_duplicates(db, monkeypatch, ca
     request = RequestFactory().post("/accounts/login/")
     for username in ("officer", "manager", "admin", "viewer"):
         assert authenticate(request, username=username, password="a-demo-password-2025")
+
+
+def test_descriptions_add_no_actor_direction_or_sequence_the_sources_do_not_state(loaded):
+    """Beyond issue 10's list: the press report has Kazakhstan (not its companies) suggest
+    taking part in the optical cable; the trading houses were proposed side by side (the
+    report says "while", not "in answer to"); the analysis names no direction for the
+    transit of Kazakh goods."""
+    described = dict(Commitment.objects.values_list("reference", "description"))
+    assert "its companies" not in described["KZ-AF-2025-004"]
+    assert described["KZ-AF-2025-004"].startswith("Kazakhstan proposed taking part")
+    assert "in answer" not in described["KZ-AF-2025-006"]
+    assert "South Asia" not in described["KZ-AF-2025-016"]

@@ -454,3 +454,150 @@ def test_a_due_date_changed_and_changed_back_gets_its_reminder_again(officer):
     assert len(mail.outbox) == 1
     # And a further sweep plans nothing more for that slot.
     assert reminders_sweep(now=now + dt.timedelta(minutes=10)).queued == []
+
+
+# --- beat's incremental sweep (SweepMark) -------------------------------------------------
+
+
+def _sweep_plans(now, **kwargs):
+    """Rows written and the commitments touched by one sweep's plan."""
+    before = set(Reminder.objects.values_list("pk", flat=True))
+    result = reminders_sweep(now=now, **kwargs)
+    new = Reminder.objects.exclude(pk__in=before).exclude(commitment=None)
+    return result, set(new.values_list("commitment_id", "kind"))
+
+
+def test_the_incremental_sweep_plans_what_changed_through_the_services_and_nothing_else(
+    officer,
+):
+    quiet = CommitmentFactory(owner=officer, due_date=dt.date(2025, 6, 3))  # overdue 7 days
+    moved = CommitmentFactory(owner=officer, due_date=dt.date(2025, 9, 1))
+    now = at(2025, 6, 10, 9)
+    _, planned = _sweep_plans(now, incremental=True)  # no mark yet: a whole plan
+    assert planned == {(quiet.pk, Kind.OVERDUE)}
+    services.commitment_update(
+        commitment_id=moved.pk,
+        actor=officer,
+        channel=Channel.WEB,
+        data={"due_date": dt.date(2025, 6, 10)},
+    )
+    # A write outside the services (no change number): beat's sweep does not see it.
+    type(quiet).objects.filter(pk=quiet.pk).update(due_date=dt.date(2025, 6, 11))
+    _, planned = _sweep_plans(now + dt.timedelta(minutes=5), incremental=True)
+    assert planned == {(moved.pk, Kind.DUE)}
+    # The whole plan (a started worker, send_reminders, hourly) finds the other one.
+    _, planned = _sweep_plans(now + dt.timedelta(minutes=10))
+    assert planned == {(quiet.pk, Kind.BEFORE_DUE), (quiet.pk, Kind.DUE)}
+
+
+def test_an_incremental_sweep_with_nothing_new_reads_no_commitment_but_still_dispatches(
+    officer, settings
+):
+    settings.TRACKER_REMINDER_FULL_SWEEP_SECONDS = 8 * 3600
+    for weeks in range(3):  # due today, a week overdue, two weeks overdue
+        CommitmentFactory(owner=officer, due_date=dt.date(2025, 6, 10) - dt.timedelta(weeks=weeks))
+    now = at(2025, 6, 10, 3)  # before the officer's morning: rows planned, none queued
+    assert reminders_sweep(now=now).queued == []
+    pending = Reminder.objects.filter(state=State.PENDING).count()
+    assert pending == 3
+    with CaptureQueriesContext(connection) as ctx:
+        result = reminders_sweep(now=at(2025, 6, 10, 9), incremental=True)
+    assert result.created == 0
+    assert len(result.queued) == pending  # the morning came: the same rows are queued
+    # Every read of the commitments is narrowed to those changed since the mark.
+    reads = _commitment_reads(ctx)
+    assert reads and [sql for sql in reads if '"change_seq" >' not in sql] == []
+    # Past the whole-plan interval the sweep plans everything again.
+    settings.TRACKER_REMINDER_FULL_SWEEP_SECONDS = 3600
+    with CaptureQueriesContext(connection) as whole:
+        reminders_sweep(now=at(2025, 6, 10, 9, 5), incremental=True)
+    reads = _commitment_reads(whole)
+    assert reads and [sql for sql in reads if '"change_seq" >' in sql] == []
+
+
+def _commitment_reads(ctx) -> list[str]:
+    return [
+        q["sql"]
+        for q in ctx.captured_queries
+        if q["sql"].startswith('SELECT "commitments_commitment"')
+    ]
+
+
+def test_a_follow_up_time_coming_within_reach_is_planned_by_the_incremental_sweep(officer):
+    now = at(2025, 6, 10, 9)
+    c = CommitmentFactory(owner=officer, next_follow_up_at=now + dt.timedelta(days=1, hours=2))
+    assert _sweep_plans(now)[1] == set()  # a day and two hours ahead: not yet
+    _, planned = _sweep_plans(now + dt.timedelta(hours=3), incremental=True)
+    assert planned == {(c.pk, Kind.FOLLOW_UP)}
+
+
+def test_incremental_sweeps_miss_nothing_a_whole_plan_would_find(officer, settings):
+    """A working day of changes through the services, beat sweeping every 5 minutes:
+    afterwards a whole plan finds nothing the incremental ones left out."""
+    import random
+
+    settings.TRACKER_REMINDER_FULL_SWEEP_SECONDS = 24 * 3600
+    rng = random.Random(7)
+    start = at(2025, 6, 10, 6)
+    items = [
+        CommitmentFactory(
+            owner=officer,
+            status=Status.AGREED,
+            due_date=dt.date(2025, 6, 10) + dt.timedelta(days=rng.randint(-30, 30)),
+            next_follow_up_at=start + dt.timedelta(hours=rng.randint(-48, 48)),
+        )
+        for _ in range(30)
+    ]
+    reminders_sweep(now=start)
+    for step in range(1, 40):
+        now = start + dt.timedelta(minutes=5 * step)
+        c = rng.choice(items)
+        c.refresh_from_db()
+        action = rng.choice(["due", "due", "snooze", "move"])
+        with time_machine.travel(now, tick=False):
+            if action == "due":
+                services.commitment_update(
+                    commitment_id=c.pk,
+                    actor=officer,
+                    channel=Channel.WEB,
+                    data={
+                        "due_date": dt.date(2025, 6, 10)
+                        + dt.timedelta(days=rng.choice([0, 1, 7, -7, -14]))
+                    },
+                )
+            elif action == "snooze" and c.status != Status.CANCELLED:
+                services.commitment_snooze(
+                    commitment_id=c.pk,
+                    actor=officer,
+                    channel=Channel.WEB,
+                    until=max(dt.date(2025, 6, 10), (c.next_follow_up_at or now).date())
+                    + dt.timedelta(days=rng.randint(1, 5)),
+                    reason="Waiting for the ministry",
+                )
+            elif c.status == Status.AGREED:
+                services.commitment_transition(
+                    commitment_id=c.pk,
+                    to_status=Status.IN_PROGRESS,
+                    actor=officer,
+                    channel=Channel.WEB,
+                    note="Started",
+                )
+        reminders_sweep(now=now, incremental=True)
+    planned_incrementally = Reminder.objects.count()
+    result, planned = _sweep_plans(start + dt.timedelta(minutes=5 * 40))
+    assert planned_incrementally > 30
+    assert result.created == 0 and planned == set()
+
+
+def test_beat_asks_for_the_incremental_sweep_and_a_started_worker_for_the_whole_one():
+    from django.conf import settings
+
+    from commitments.tasks import sweep_reminders
+
+    entry = settings.CELERY_BEAT_SCHEDULE["reminders-sweep"]
+    assert entry["task"] == sweep_reminders.name
+    assert entry["kwargs"] == {"incremental": True}
+    # tracker.celery sends the task with no arguments when a worker starts.
+    import inspect
+
+    assert inspect.signature(sweep_reminders.run).parameters["incremental"].default is False

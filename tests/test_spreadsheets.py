@@ -11,6 +11,8 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.core.management import call_command
+from django.utils import translation
 from openpyxl import Workbook, load_workbook
 
 from commitments.models import AuditEvent, Channel, Commitment, SpreadsheetImport, StatusChange
@@ -23,6 +25,7 @@ from commitments.services.spreadsheets import (
     summarize,
 )
 
+from .conftest import VISIT_FIXTURE
 from .factories import CommitmentFactory, OrganisationFactory, VisitFactory
 
 pytestmark = pytest.mark.django_db
@@ -227,6 +230,69 @@ def test_export_has_typed_cells_and_imports_back_unchanged(manager, visit, org, 
         r.errors for r in preview
     ]
     spreadsheet_import_apply(user=manager, import_id=upload.pk)
+    assert dict(Commitment.objects.values_list("pk", "version")) == before
+
+
+def test_the_visit_data_set_exported_imports_back_unchanged_matched_by_reference(manager):
+    # The real data set has references but no external ids: an exported list of it must
+    # import back (it failed before: every row "give each row an external id").
+    call_command("import_visit", str(VISIT_FIXTURE), stdout=io.StringIO())
+    assert not Commitment.objects.exclude(external_id="").exists()
+    before = dict(Commitment.objects.values_list("pk", "version"))
+    audit = AuditEvent.objects.count()
+    content = spreadsheet_export(Commitment.objects.all())
+    upload, preview = spreadsheet_preview(user=manager, filename="list.xlsx", content=content)
+    assert summarize(preview) == {"create": 0, "update": 0, "unchanged": 27, "error": 0}, [
+        r.errors for r in preview if r.errors
+    ]
+    spreadsheet_import_apply(user=manager, import_id=upload.pk)
+    assert dict(Commitment.objects.values_list("pk", "version")) == before
+    assert AuditEvent.objects.count() == audit
+
+
+def test_a_row_without_external_id_updates_the_commitment_its_reference_names(manager, visit, org):
+    named = CommitmentFactory(visit=visit, pledged_by=org, external_id="", title="Old title")
+    kept = CommitmentFactory(visit=visit, pledged_by=org, external_id="KEEP-1", title="Kept")
+    header = ["external_id", "reference", *HEADER[1:]]
+    rows = [
+        ["", named.reference, "New title", visit.code, "trade", "intention", org.name],
+        ["", kept.reference, "Kept, renamed", visit.code, "trade", "intention", org.name],
+        ["", "NO-SUCH-REF", "Lost", visit.code, "trade", "intention", org.name],
+        ["", named.reference, "Twice", visit.code, "trade", "intention", org.name],
+        ["", "", "Nothing to match", visit.code, "trade", "intention", org.name],
+    ]
+    rows = [[*row, None, None, None] for row in rows]  # due date, amount, currency
+    content = xlsx(rows, header)
+    upload, preview = spreadsheet_preview(user=manager, filename="r.xlsx", content=content)
+    by_row = {r.row: r for r in preview}
+    assert by_row[2].action == "update" and by_row[2].commitment_id == named.pk
+    assert by_row[2].reference == named.reference  # shown in the preview
+    assert by_row[3].action == "update" and by_row[3].commitment_id == kept.pk
+    assert "NO-SUCH-REF" in by_row[4].errors["reference"][0]
+    assert "earlier row" in by_row[5].errors["reference"][0]
+    assert "external_id" in by_row[6].errors
+    assert Commitment.objects.get(pk=named.pk).title == "Old title", "the preview wrote"
+    count, moves = Commitment.objects.count(), StatusChange.objects.count()
+    spreadsheet_import_apply(user=manager, import_id=upload.pk)
+    assert Commitment.objects.count() == count  # nothing created from a reference
+    assert StatusChange.objects.count() == moves  # and no status moved
+    named.refresh_from_db()
+    kept.refresh_from_db()
+    assert named.title == "New title" and named.external_id == ""
+    # Matched by reference, the row's empty external id does not clear the commitment's.
+    assert kept.title == "Kept, renamed" and kept.external_id == "KEEP-1"
+
+
+def test_a_sheet_exported_in_russian_imports_for_an_english_reader(manager, visit, org):
+    CommitmentFactory(external_id="RU-1", visit=visit, pledged_by=org)
+    with translation.override("ru"):
+        content = spreadsheet_export(Commitment.objects.all())
+    header = [c.value for c in load_workbook(io.BytesIO(content)).active[1]]
+    assert "Номер" in header and "Reference" not in header
+    before = dict(Commitment.objects.values_list("pk", "version"))
+    with translation.override("en"):
+        _upload, preview = spreadsheet_preview(user=manager, filename="ru.xlsx", content=content)
+    assert summarize(preview) == {"create": 0, "update": 0, "unchanged": 1, "error": 0}
     assert dict(Commitment.objects.values_list("pk", "version")) == before
 
 

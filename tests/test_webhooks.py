@@ -9,7 +9,11 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import ssl
+import subprocess
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from unittest import mock
 
 import pytest
@@ -223,7 +227,7 @@ def test_non_public_addresses_are_refused_at_send_time_and_never_connected(
     delivery = queued(endpoint)
     with contextlib.ExitStack() as stack:
         post = stack.enter_context(
-            mock.patch("requests.post", side_effect=AssertionError("connected"))
+            mock.patch.object(webhooks, "_open", side_effect=AssertionError("connected"))
         )
         if resolves_to is not None:
             # A DNS name that resolves to a refused address (a resolver stub, no /etc/hosts).
@@ -237,6 +241,99 @@ def test_non_public_addresses_are_refused_at_send_time_and_never_connected(
     assert delivery.state == WebhookDelivery.State.FAILED
     assert delivery.last_error.startswith("refused:")
     assert "WEBHOOK_ALLOW_PRIVATE" in delivery.last_error
+
+
+class _Receiver:
+    """A local HTTP(S) receiver recording the Host header, path and body of each POST."""
+
+    def __init__(self, context=None):
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.append((self.headers["Host"], self.path, dict(self.headers), body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        if context:
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_the_connection_goes_to_the_address_that_was_checked_not_a_second_lookup(manager, settings):
+    # DNS rebinding: the name is resolved once, for the check, and the request goes to
+    # that address. The name here cannot be resolved at all, so a second lookup (as the
+    # HTTP client made before) fails; the Host header still carries the name.
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+    receiver = _Receiver()
+    try:
+        url = f"http://hook.example.invalid:{receiver.port}/in?x=1"
+        endpoint = WebhookEndpoint.objects.create(owner=manager, url=url, secret=SECRET, events=ALL)
+        delivery = queued(endpoint)
+        with mock.patch.object(webhooks, "resolve_host", return_value=["127.0.0.1"]) as stub:
+            outcome = webhooks.webhook_send(delivery_id=delivery.pk)
+    finally:
+        receiver.stop()
+    assert outcome.status == "delivered", WebhookDelivery.objects.get(pk=delivery.pk).last_error
+    assert stub.call_count == 1
+    ((host, path, headers, body),) = receiver.received
+    assert host == f"hook.example.invalid:{receiver.port}" and path == "/in?x=1"
+    assert documented_verify(SECRET, headers["X-Tracker-Signature"], body)
+
+
+@pytest.fixture
+def tls_files(tmp_path):
+    """A self-signed certificate for hook.example.test (openssl, no extra package)."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=hook.example.test",
+         "-addext", "subjectAltName=DNS:hook.example.test"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return key, cert
+
+
+@pytest.mark.parametrize(
+    ("name", "delivered"), [("hook.example.test", True), ("other.example", False)]
+)
+def test_https_to_the_checked_address_verifies_the_certificate_for_the_url_host_name(
+    manager, settings, tls_files, name, delivered
+):
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+    key, cert = tls_files
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    receiver = _Receiver(context)
+    try:
+        url = f"https://{name}:{receiver.port}/in"
+        endpoint = WebhookEndpoint.objects.create(owner=manager, url=url, secret=SECRET, events=ALL)
+        delivery = queued(endpoint)
+        with (
+            mock.patch.object(webhooks, "resolve_host", return_value=["127.0.0.1"]),
+            mock.patch.object(webhooks, "ca_bundle", return_value=str(cert)),
+        ):
+            outcome = webhooks.webhook_send(delivery_id=delivery.pk)
+    finally:
+        receiver.stop()
+    delivery.refresh_from_db()
+    if delivered:
+        assert outcome.status == "delivered", delivery.last_error
+        assert [r[0] for r in receiver.received] == [f"{name}:{receiver.port}"]
+    else:
+        # The certificate names another host: no request is sent, the attempt is retried.
+        assert outcome.status == "retry" and receiver.received == []
+        assert "certificate" in delivery.last_error.lower() or "ssl" in delivery.last_error.lower()
 
 
 def test_private_addresses_are_allowed_with_the_setting(manager, settings):
@@ -298,7 +395,7 @@ def test_a_failed_attempt_is_retried_later_not_now(hook, commitment, settings):
     delivery = queued(hook, commitment)
     with (
         mock.patch.object(webhooks, "resolve_host", return_value=["93.184.215.14"]),
-        mock.patch("requests.post", side_effect=OSError("connection refused")),
+        mock.patch.object(webhooks, "_open", side_effect=OSError("connection refused")),
     ):
         outcome = webhooks.webhook_send(delivery_id=delivery.pk)
     assert outcome.status == "retry" and outcome.retry_in == settings.WEBHOOK_RETRY_BASE_SECONDS

@@ -305,6 +305,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # short read timeout does not cut its long polls; it bounds publishes and commands.
     "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
     "socket_timeout": REDIS_SOCKET_TIMEOUT,
+    # A publish whose connection is gone tries to connect once: kombu's default retries
+    # after a 2 s sleep (4 s per call against a paused Redis). The worker's own consumer
+    # connection keeps its retries (CELERY_BROKER_CONNECTION_* below, passed explicitly).
+    "max_retries": 0,
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Enqueueing is best effort: when Redis is down a web edit must still succeed, and the
@@ -318,6 +322,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "reminders-sweep": {
         "task": "commitments.tasks.sweep_reminders",
         "schedule": env.float("TRACKER_REMINDER_SWEEP_SECONDS", default=300.0),
+        # Plans only what changed since the last sweep (commitments.models.SweepMark).
+        "kwargs": {"incremental": True},
     },
 }
 
@@ -458,6 +464,9 @@ TRACKER_REMINDER_LEASE_SECONDS = env.int("TRACKER_REMINDER_LEASE_SECONDS", defau
 # Pending reminders queued longer ago than this are queued again by the sweep (the
 # broker lost them, or was down when they were first queued).
 TRACKER_REMINDER_REQUEUE_SECONDS = env.int("TRACKER_REMINDER_REQUEUE_SECONDS", default=300)
+# Beat's sweep plans only what changed since the last one; this often (and on a new day,
+# and whenever a worker starts) it plans everything again.
+TRACKER_REMINDER_FULL_SWEEP_SECONDS = env.int("TRACKER_REMINDER_FULL_SWEEP_SECONDS", default=3600)
 TRACKER_REMINDER_MAX_ATTEMPTS = env.int("TRACKER_REMINDER_MAX_ATTEMPTS", default=5)
 TRACKER_REMINDER_RETRY_SECONDS = env.int("TRACKER_REMINDER_RETRY_SECONDS", default=60)
 EMAIL_TIMEOUT = env.int(

@@ -3,19 +3,68 @@
 The services never import `commitments.tasks` (the tasks import the services); a task is
 queued by the name it is registered under, on the project's Celery app (its broker and
 settings; celery's `current_app` is a default app until something imports ours).
+
+Queueing is best effort (the outbox sweeps queue again what was not), so a broker that
+hangs must not cost every request a socket timeout: after a failed publish, or while the
+API cache (the same Redis) is known to be down, this process does not try the broker for
+BROKER_RETRY_SECONDS and raises BrokerUnavailable at once.
 """
 
 from __future__ import annotations
+
+import logging
+import time
 
 from django.conf import settings
 
 from tracker.celery import app
 
+from ..redis_clients import CacheCircuit
+
+logger = logging.getLogger(__name__)
+
+BROKER_RETRY_SECONDS = 10.0
+
+
+class BrokerUnavailable(ConnectionError):
+    """The broker failed in this process a moment ago; nothing was queued."""
+
+
+class BrokerCircuit:
+    """Per process: when a publish last failed. Plain attribute writes: a race between
+    threads only means one more try."""
+
+    down_until: float = 0.0
+
+    @classmethod
+    def is_open(cls) -> bool:
+        return time.monotonic() < cls.down_until
+
+    @classmethod
+    def trip(cls, exc: Exception) -> None:
+        cls.down_until = time.monotonic() + BROKER_RETRY_SECONDS
+        logger.warning(
+            "broker unavailable (%s: %s); not queueing tasks for %.0f s",
+            type(exc).__name__,
+            exc,
+            BROKER_RETRY_SECONDS,
+        )
+
+    @classmethod
+    def reset(cls) -> None:
+        cls.down_until = 0.0
+
 
 def task_queue(name: str, task_id_arg: int | list[int], *, countdown: int | None = None) -> None:
-    """Queue task `name` with one id (or one list of ids). Raises when the broker is down;
-    callers decide."""
-    app.send_task(name, args=[task_id_arg], countdown=countdown, retry=False)
+    """Queue task `name` with one id (or one list of ids). Raises when the broker is down
+    (BrokerUnavailable without trying while the circuit is open); callers decide."""
+    if BrokerCircuit.is_open() or CacheCircuit.is_open():
+        raise BrokerUnavailable(f"broker skipped for a while after a failure; {name} not queued")
+    try:
+        app.send_task(name, args=[task_id_arg], countdown=countdown, retry=False)
+    except Exception as exc:
+        BrokerCircuit.trip(exc)
+        raise
 
 
 def retry_countdown(seconds: int) -> int:

@@ -5,7 +5,9 @@ oversized files, unknown columns), and runs the rows through the bulk commitment
 services inside a transaction that is rolled back: the preview's errors are the
 services' own, not a second copy of the rules. `spreadsheet_import_apply` runs the same
 rows again for real (channel `import`). Rows are matched by `external_id`, so importing
-the same file twice changes nothing the second time.
+the same file twice changes nothing the second time; a row with no external id is matched
+by its `reference` (an exported commitment that has none, like the visit data's), so an
+exported list always imports back.
 
 Export writes the columns the importer reads, with typed cells (dates as dates, amounts
 as numbers) and every text cell stored as text (a title starting with "=" is not a
@@ -27,7 +29,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -51,7 +53,8 @@ class Column:
 
 COLUMNS = (
     Column("external_id", gettext_lazy("External id"), required=True),
-    Column("reference", gettext_lazy("Reference")),  # exported, never imported
+    # Exported; read only to match a row that has no external id (never written).
+    Column("reference", gettext_lazy("Reference")),
     Column("title", gettext_lazy("Title"), required=True),
     Column("description", gettext_lazy("Description")),
     Column("visit", gettext_lazy("Visit"), required=True),
@@ -199,11 +202,22 @@ def _read_csv(content: bytes) -> list[list[tuple[str, bool]]]:
     return rows
 
 
-def _header_map(header: list[str]) -> dict[int, str]:
-    names = {}
+def _column_names() -> dict[str, str]:
+    """Header text -> column key: the keys, and the labels in the reader's language and in
+    every other interface language (a sheet exported by a Russian reader imports for an
+    English one)."""
+    names = {column.key.lower(): column.key for column in COLUMNS}
     for column in COLUMNS:
-        names[column.key.lower()] = column.key
-        names[str(column.label).lower()] = column.key
+        names.setdefault(str(column.label).lower(), column.key)
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            for column in COLUMNS:
+                names.setdefault(str(column.label).lower(), column.key)
+    return names
+
+
+def _header_map(header: list[str]) -> dict[int, str]:
+    names = _column_names()
     mapping, unknown = {}, []
     for index, title in enumerate(header):
         if not title:
@@ -270,6 +284,7 @@ class RowResult:
     action: str  # create, update, unchanged, error
     errors: dict[str, list[str]]
     commitment_id: int | None = None
+    reference: str = ""  # what matched the row when it has no external id
 
 
 def _convert(values: dict, lookups: dict) -> tuple[dict, str | None, dict]:
@@ -350,6 +365,16 @@ def _run(*, user, rows: list[dict]) -> list[RowResult]:
         c.external_id: c
         for c in Commitment.objects.with_external_ids(ids).only("pk", "external_id", "status")
     }
+    # A row without an external id names an existing commitment by its reference.
+    references = {
+        r["values"].get("reference", "") for r in rows if not r["values"].get("external_id")
+    } - {""}
+    by_reference = {
+        c.reference: c
+        for c in Commitment.objects.filter(reference__in=references).only(
+            "pk", "reference", "status"
+        )
+    }
     results: list[RowResult] = []
     creates: list[tuple[RowResult, NewCommitment]] = []
     updates: list[tuple[RowResult, CommitmentChange]] = []
@@ -361,14 +386,28 @@ def _run(*, user, rows: list[dict]) -> list[RowResult]:
         data, status, errors = _convert(row["values"], lookups)
         for key in row["formulas"]:
             errors[key] = [_("This cell holds a formula; type the value instead.")]
-        if not external_id:
+        reference = row["values"].get("reference", "")
+        result.reference = "" if external_id else reference
+        current = existing.get(external_id)
+        if external_id:
+            if external_id in seen:
+                errors["external_id"] = [_("This external id is on an earlier row too.")]
+            seen.add(external_id)
+        elif not reference:
             errors["external_id"] = [
                 _("Give each row an external id, so a second import updates it.")
             ]
-        elif external_id in seen:
-            errors["external_id"] = [_("This external id is on an earlier row too.")]
-        seen.add(external_id)
-        current = existing.get(external_id)
+        elif reference not in by_reference:
+            errors["reference"] = [
+                _("No commitment has the reference “%(v)s”; give the row an external id.")
+                % {"v": reference}
+            ]
+        elif f"reference:{reference}" in seen:
+            errors["reference"] = [_("This reference is on an earlier row too.")]
+        else:
+            seen.add(f"reference:{reference}")
+            current = by_reference[reference]
+            data.pop("external_id", None)  # matched by reference: its external id stays
         if current is not None and status and status != current.status:
             errors["status"] = [
                 _(

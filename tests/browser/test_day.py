@@ -242,6 +242,20 @@ def test_readme_screenshots_desktop_detail_and_dashboard(new_page):
             .slice(0, 8).map(e => e.tagName + '.' + e.className)"""
     )
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390, wide
+    # The money and target figures read whole: each amount on one line (in four fixed
+    # columns "500,000,000" broke after "500,000,0"), the kind of figure beside it.
+    lines = phone.evaluate(
+        """() => [...document.querySelectorAll('table.figures tbody tr')].map(tr => {
+            const amount = tr.querySelectorAll('td.num')[0];
+            const range = document.createRange();
+            range.selectNodeContents(amount);
+            const tops = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+            return [tr.querySelector('th').innerText.trim(), amount.innerText, tops.size];
+        })"""
+    )
+    assert ["Value of agreements signed", "140,000,000", 1] in lines, lines
+    assert ["Target: trade turnover", "3,000,000,000", 1] in lines, lines
+    assert ["Proposed", "500,000,000", 1] in lines, lines
     screenshot(phone, "dashboard-phone", docs=True)
 
 

@@ -71,3 +71,40 @@ def test_officer_finds_the_calendar_feed_on_the_profile_page(new_page):
     response = anonymous.request.get("/calendar/" + url.split("/calendar/", 1)[1])
     assert response.status == 200
     assert response.body().startswith(b"BEGIN:VCALENDAR")
+
+
+def test_webhook_pages_and_the_import_preview_fit_a_phone(new_page, tmp_path):
+    # At 390 px the tables were crushed into one letter a column ("Redeliver" stacked
+    # letter by letter) and each event's tick box stood alone across the line above the
+    # next event's name.
+    page = new_page(width=390)
+    sign_in(page, "manager", "/webhooks/")
+    created = page.get_by_label("Created", exact=True)
+    box, label = created.bounding_box(), page.get_by_text("Created", exact=True).bounding_box()
+    assert box["width"] < 40, box
+    assert abs(box["y"] - label["y"]) < 20, (box, label)  # beside its name, not above it
+    page.get_by_label("URL").fill("https://registry.example.org/hook")
+    page.get_by_label("Secret").fill("a long enough shared secret")
+    created.check()
+    page.get_by_role("button", name="Add webhook").click()
+    page.get_by_role("button", name="Send test event").click()
+    page.get_by_text("Test event queued.").wait_for()
+    redeliver = page.get_by_role("button", name="Redeliver").bounding_box()
+    assert redeliver["height"] < 60, redeliver  # one line of text
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(page, "webhook-detail-phone")
+
+    visit, org = Visit.objects.first(), Organisation.objects.first()
+    book = Workbook()
+    book.active.append(["external_id", "title", "visit", "sector", "nature", "pledged_by"])
+    book.active.append(["PH-1", "", visit.code, "trade", "intention", org.name])
+    path = tmp_path / "phone.xlsx"
+    book.save(path)
+    page.goto("/commitments/import/")
+    page.get_by_label("Spreadsheet (.xlsx or .csv)").set_input_files(str(path))
+    page.get_by_role("button", name="Preview").click()
+    error = page.locator(".form-errors").first
+    error.wait_for()
+    assert error.bounding_box()["width"] > 250  # the message has the card's width
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(page, "import-preview-phone")

@@ -22,13 +22,17 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from ...models import (
+    ChangeCounter,
     Commitment,
     Profile,
     Reminder,
     Role,
+    SweepMark,
+    WebhookEndpoint,
     WebhookEvent,
-    claimable_q,
     held_by_snooze_q,
+    lease_expired_q,
+    pending_due_q,
     snoozed_q,
     today_local,
 )
@@ -64,6 +68,10 @@ class SweepResult:
 # A planned outbox row: the Reminder fields the sweep sets, as a plain dict (tens of
 # thousands of model instances would cost the sweep more than the database does).
 Row = dict
+
+# A follow-up time this far ahead is planned already (its owner's morning may come first
+# in a zone east of the tracker's).
+FOLLOW_UP_REACH = dt.timedelta(days=1)
 
 
 @dataclass
@@ -109,13 +117,35 @@ def _due_candidates(
     return [(pk, owner, due, *by_due[due]) for pk, owner, due in found]
 
 
-def _plan(*, now: dt.datetime, commitment_ids: Iterable[int] | None = None) -> list[Row]:
-    """The reminders that are due and not yet in the outbox (a constant number of queries)."""
+@dataclass(frozen=True)
+class _Since:
+    """What an incremental plan may skip: commitments unchanged since `change_seq`, and
+    follow-up times up to `follow_up_to` (the last plan's reach)."""
+
+    change_seq: int
+    follow_up_to: dt.datetime
+
+
+def _plan(
+    *,
+    now: dt.datetime,
+    commitment_ids: Iterable[int] | None = None,
+    since: _Since | None = None,
+) -> list[Row]:
+    """The reminders that are due and not yet in the outbox (a constant number of queries).
+
+    With `since`, only what can have become due since the last plan of the same day:
+    commitments written after it, and follow-up times that came within reach.
+    """
     today = today_local(now)
     window = slot_window(today)
-    base = Commitment.objects.open().filter(owner__isnull=False)
+    # No ORDER BY: the plan reads sets (the default ordering would sort every candidate).
+    base = Commitment.objects.plain().open().filter(owner__isnull=False).order_by()
     if commitment_ids is not None:
         base = base.filter(pk__in=list(commitment_ids))
+    follow_base = base
+    if since is not None:
+        base = base.filter(change_seq__gt=since.change_seq)
 
     before = [
         (w + dt.timedelta(days=days), w, -days)
@@ -152,12 +182,20 @@ def _plan(*, now: dt.datetime, commitment_ids: Iterable[int] | None = None) -> l
     # ahead), within the catch-up window, or a snooze just ended over a passed one.
     back = now - dt.timedelta(days=window[-1].toordinal() - window[0].toordinal())
     follow_slot = TruncDate("next_follow_up_at", tzinfo=UTC)
-    follow = list(
-        base.filter(
-            Q(next_follow_up_at__gte=back, next_follow_up_at__lte=now + dt.timedelta(days=1))
-            # Snoozed up to the window's first day: a snooze that ended within it.
-            | (snoozed_q(window[0] - dt.timedelta(days=1)) & Q(next_follow_up_at__lte=now))
+    in_window = Q(next_follow_up_at__gte=back, next_follow_up_at__lte=now + FOLLOW_UP_REACH) | (
+        # Snoozed up to the window's first day: a snooze that ended within it.
+        snoozed_q(window[0] - dt.timedelta(days=1)) & Q(next_follow_up_at__lte=now)
+    )
+    if since is not None:
+        # Changed since the mark and in the window, or come within reach since the mark
+        # (the snooze branch lies behind the last plan's reach on the same day). Two
+        # alternatives, each served by an index (change_seq, next_follow_up_at).
+        in_window = (Q(change_seq__gt=since.change_seq) & in_window) | Q(
+            next_follow_up_at__gt=max(since.follow_up_to, back),
+            next_follow_up_at__lte=now + FOLLOW_UP_REACH,
         )
+    follow = list(
+        follow_base.filter(in_window)
         # Held while snoozed; a snooze that ended within the window (the branch above)
         # releases a follow-up time that passed during it.
         .exclude(snoozed_q(today))
@@ -302,12 +340,20 @@ def _dispatch(*, now: dt.datetime) -> list[int]:
     broker lost it or was down). One UPDATE ... RETURNING whose WHERE is compiled from
     those definitions: the conditions are on the UPDATE itself, so two sweeps at once
     queue disjoint sets (a SELECT then an UPDATE would let both take the same rows).
+
+    "Claimable and (never queued or stale)" is written out as three alternatives, each
+    of which an index serves (reminder_unqueued, reminder_queued, and the few rows being
+    sent): as one AND of two ORs, PostgreSQL walked every due row already queued (0.2 s
+    with nothing to do at 1M commitments, against 0.3 ms).
     """
     stale = now - dt.timedelta(seconds=settings.TRACKER_REMINDER_REQUEUE_SECONDS)
+    never, long_ago = Q(queued_at__isnull=True), Q(queued_at__lt=stale)
+    waiting = pending_due_q(now)
     due = (
         Reminder.objects.filter(in_digest=False)
-        .filter(Q(queued_at__isnull=True) | Q(queued_at__lt=stale))
-        .filter(claimable_q(now))
+        .filter(
+            (waiting & never) | (waiting & long_ago) | (lease_expired_q(now) & (never | long_ago))
+        )
         .exclude(held_by_snooze_q(today_local(now)))
     )
     compiler = due.query.get_compiler(connection=connection)
@@ -387,16 +433,61 @@ def _insert(rows: list[Row]) -> int:
         return cursor.rowcount
 
 
-def reminders_sweep(*, now: dt.datetime | None = None, dry_run: bool = False) -> SweepResult:
+SWEEP_MARK = "reminders-sweep"
+
+
+def _change_counter() -> int:
+    """The change counter as committed now (a writer holding its lock is not counted)."""
+    value = ChangeCounter.objects.filter(name="commitment").values_list("value", flat=True)
+    return next(iter(value), 0)
+
+
+def _since(*, now: dt.datetime, today: dt.date) -> _Since | None:
+    """Where an incremental plan may start, or None for a whole plan: no mark, a mark of
+    another day, one from the future (a caller's `now`), or an old whole plan."""
+    mark = SweepMark.objects.filter(name=SWEEP_MARK).first()
+    if mark is None or mark.day != today or mark.planned_at > now:
+        return None
+    if now - mark.full_at > dt.timedelta(seconds=settings.TRACKER_REMINDER_FULL_SWEEP_SECONDS):
+        return None
+    return _Since(change_seq=mark.change_seq, follow_up_to=mark.planned_at + FOLLOW_UP_REACH)
+
+
+def _mark(*, now: dt.datetime, today: dt.date, change_seq: int, whole: bool) -> None:
+    """Upsert in one statement; an incremental plan leaves `full_at` as it was."""
+    fields = ["day", "change_seq", "planned_at", *(["full_at"] if whole else [])]
+    SweepMark.objects.bulk_create(
+        [SweepMark(name=SWEEP_MARK, day=today, change_seq=change_seq, planned_at=now, full_at=now)],
+        update_conflicts=True,
+        unique_fields=["name"],
+        update_fields=fields,
+    )
+
+
+def reminders_sweep(
+    *, now: dt.datetime | None = None, dry_run: bool = False, incremental: bool = False
+) -> SweepResult:
     """Write every reminder that is due into the outbox and queue the due ones.
 
     One transaction; the send tasks are queued after it commits. With `dry_run` the same
     work is done and rolled back, so the result says what would be queued.
+
+    `incremental` (beat's periodic sweep) plans only what can have become due since the
+    last sweep of the same day (see SweepMark): commitments written since through the
+    services, and follow-up times that came within reach. The dispatch of due rows is
+    the same either way. A started worker, `manage.py send_reminders`, the first sweep
+    of a day and one every TRACKER_REMINDER_FULL_SWEEP_SECONDS plan everything, which
+    also picks up what the mark cannot see (a user who gained an email address, a row
+    written outside the services).
     """
     now = now or timezone.now()
+    today = today_local(now)
     result = SweepResult()
     with transaction.atomic():
-        rows = _plan(now=now)
+        # Read before planning: whatever commits after this read has a larger number.
+        change_seq = _change_counter()
+        since = _since(now=now, today=today) if incremental else None
+        rows = _plan(now=now, since=since)
         result.created = _insert(rows)
         digests = _plan_daily_digests(now=now)
         result.created += _insert(digests)
@@ -410,6 +501,7 @@ def reminders_sweep(*, now: dt.datetime | None = None, dry_run: bool = False) ->
             # Wall-clock time, not `now` (which a caller may set): /readyz asks whether a
             # sweep really ran lately.
             heartbeat_record(name=SWEEP_HEARTBEAT)
+            _mark(now=now, today=today, change_seq=change_seq, whole=since is None)
             ids = result.queued
             transaction.on_commit(lambda: _enqueue(ids))
     return result
@@ -421,7 +513,9 @@ def _record_webhook_events(rows: list[Row]) -> None:
     number of queries."""
     events = {Kind.OVERDUE: WebhookEvent.OVERDUE, Kind.ESCALATION: WebhookEvent.ESCALATED}
     wanted = {(r["kind"], r["commitment_id"], r.get("step")) for r in rows if r["kind"] in events}
-    if not wanted:
+    # Most installations have no endpoint: then the thousands of commitments a first
+    # sweep finds overdue are not loaded for nothing.
+    if not wanted or not WebhookEndpoint.objects.exists():
         return
     by_id = Commitment.objects.in_bulk({pk for _kind, pk, _step in wanted})
     webhook_events_record_many(

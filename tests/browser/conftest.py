@@ -79,8 +79,15 @@ def demo(plain_http_live_server, monkeypatch):
 
 @pytest.fixture
 def new_page(browser, demo):
-    """Open a fresh browser context (cookies, JS on/off) on the live server."""
+    """Open a fresh browser context (cookies, JS on/off) on the live server. Every page
+    of every browser test is watched: a Content-Security-Policy violation that Chromium
+    logs on its console fails the test (issue 11), whatever the test was about."""
     contexts = []
+    csp_messages: list[str] = []
+
+    def watch(message) -> None:
+        if "Content Security Policy" in message.text:
+            csp_messages.append(f"{message.location.get('url', '?')}: {message.text}")
 
     def open_page(*, javascript: bool = True, width: int = 1280, height: int = 900):
         context = browser.new_context(
@@ -90,12 +97,14 @@ def new_page(browser, demo):
             viewport={"width": width, "height": height},
         )
         context.set_default_timeout(15_000)
+        context.on("console", watch)
         contexts.append(context)
         return context.new_page()
 
     yield open_page
     for context in contexts:
         context.close()
+    assert csp_messages == [], csp_messages
 
 
 def sign_in(page, username: str, next_path: str = "/") -> None:

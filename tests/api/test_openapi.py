@@ -200,3 +200,23 @@ def test_a_request_line_over_gunicorns_limit_is_documented_as_its_html_414():
             too_long = operation["responses"]["414"]
             assert set(too_long["content"]) == {"text/html"}, (method, path)
             assert str(REQUEST_LINE_LIMIT) in too_long["description"]
+
+
+@pytest.mark.parametrize(
+    "key", ["k-1", " padded ", "x" * 200, "x" * 201, "tab\there", "é", "   ", "a\x7fb"]
+)
+def test_idempotency_key_schema_accepts_exactly_what_the_api_accepts(manager, key):
+    """The live Schemathesis run sent keys the schema allowed (any string) and the API
+    refused ("Send 1 to 200 printable ASCII characters."): the schema now says the rule."""
+    sync = _schema()["paths"]["/api/v1/sync/commitments/"]["post"]
+    (header,) = [p for p in sync["parameters"] if p["name"] == "Idempotency-Key"]
+    rule = header["schema"]
+    schema_says = (
+        rule["minLength"] <= len(key) <= rule["maxLength"]
+        and re.fullmatch(rule["pattern"], key) is not None
+    )
+    response = bearer_client(manager).post(
+        "/api/v1/sync/commitments/", {"commitments": [{}]}, format="json", HTTP_IDEMPOTENCY_KEY=key
+    )
+    api_refused = response.status_code == 400 and "Idempotency-Key" in response.json()["errors"]
+    assert schema_says is not api_refused, (key, response.status_code)

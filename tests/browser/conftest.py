@@ -67,8 +67,13 @@ def browser(_allow_orm_beside_playwright):
 
 
 @pytest.fixture
-def demo(plain_http_live_server, monkeypatch):
-    """The demo data set and users, in the live server's database."""
+def demo(plain_http_live_server, transactional_db, monkeypatch):
+    """The demo data set and users, in the live server's database.
+
+    transactional_db is asked for here, not left to each module's django_db mark: the live
+    server is reached through getfixturevalue, so pytest-django cannot see that a test
+    uses it, and a browser test without the mark ran against the database DATABASE_URL
+    names, which the flush after it emptied (seen: every table of a developer database)."""
     # Transactional tests flush the groups migration 0002 made; load_demo expects them.
     for role in Role.ALL:
         Group.objects.get_or_create(name=role)

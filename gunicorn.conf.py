@@ -34,6 +34,10 @@ max_requests_jitter = max_requests // 10
 # Pair with DJANGO_TRUST_X_FORWARDED_PROTO=1 on the Django side.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
+# A longer request line (a long query string) is answered 414 by gunicorn itself, as HTML,
+# before the app sees it; the OpenAPI schema documents that (commitments.api.schema).
+limit_request_line = 4094
+
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 errorlog = "-"
 # The request id the app returned (X-Request-ID) ties an access line to the app's log lines.

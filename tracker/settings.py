@@ -347,6 +347,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # A text field that refuses "" says minLength 1 (issue 11: the schema tells the truth).
+    "ENFORCE_NON_BLANK_FIELDS": True,
     # Error responses in the one error shape on every operation, and links.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

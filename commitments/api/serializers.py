@@ -45,7 +45,18 @@ from ..validators import validate_currency, validate_http_url
 API_PREFIX = "/api/v1/"
 
 
-class LimitedCharField(serializers.CharField):
+class TextField(serializers.CharField):
+    """A CharField that takes only JSON strings. DRF's own turns a number into its text
+    (6.7e16 became the note "6.714964306482315e+16"), though the schema says string: a
+    client that sends a number has a bug to hear about (issue 11)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class LimitedCharField(TextField):
     """A CharField whose length limit is checked by Django's own validator, so an API
     client reads the same message as the browser and the admin (DRF words it its own
     way). The limit comes from the model (limits defined once)."""
@@ -246,7 +257,7 @@ class CommitmentSerializer(StrictMixin, serializers.Serializer):
     amount = serializers.DecimalField(
         max_digits=18, decimal_places=2, min_value=0, required=False, allow_null=True
     )
-    currency = serializers.CharField(
+    currency = TextField(
         max_length=3, required=False, allow_blank=True, validators=[validate_currency]
     )
     figure_kind = serializers.ChoiceField(
@@ -382,7 +393,10 @@ class SyncItemField(serializers.JSONField):
 
 
 class SyncRequestSerializer(StrictMixin, serializers.Serializer):
-    commitments = serializers.ListField(child=SyncItemField(), min_length=1, max_length=1000)
+    # null is a JSON value like any other: reported on its item, not fatal to the batch.
+    commitments = serializers.ListField(
+        child=SyncItemField(allow_null=True), min_length=1, max_length=1000
+    )
 
 
 class SyncItemResultSerializer(serializers.Serializer):
@@ -527,8 +541,8 @@ class SourceSerializer(serializers.ModelSerializer):
 
 class WebhookEndpointSerializer(StrictMixin, serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
-    url = serializers.CharField(max_length=1000)
-    secret = serializers.CharField(
+    url = TextField(max_length=1000)
+    secret = TextField(
         max_length=200, min_length=16, write_only=True, help_text="Signs every delivery."
     )
     events = serializers.ListField(

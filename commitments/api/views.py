@@ -35,6 +35,7 @@ from ..models import (
 )
 from ..permissions import is_manager
 from ..services import EvidenceInput
+from ..services.idempotency import IDEMPOTENCY_KEY_MAX_LENGTH
 from ..validators import storable
 from . import serializers as s
 from .authentication import BearerTokenAuthentication
@@ -76,9 +77,16 @@ IF_MATCH = OpenApiParameter(
 )
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
-    OpenApiTypes.STR,
+    # What services.idempotency accepts: printable ASCII, not only spaces, at most 200.
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH,
+        "pattern": "^[ -~]*[!-~][ -~]*$",
+    },
     OpenApiParameter.HEADER,
-    description="Replays return the first answer; a different body with the same key: 422.",
+    description="Replays return the first answer; a different body with the same key: 422. "
+    "1 to 200 printable ASCII characters.",
 )
 
 

@@ -263,3 +263,49 @@ def test_length_limit_counts_what_was_sent_not_what_is_left_after_trimming(manag
     )
     assert "text" in assert_error(response, 400)["errors"]
     assert not commitment.notes.exists()
+
+
+# --- Found by the live Schemathesis run (v11): the schema and the server agree ------------
+
+
+def test_a_null_sync_item_is_an_item_error_and_its_siblings_are_synced(manager):
+    """`commitments: [null]` was a 400 for the whole batch, though the schema (and every
+    other non-object item) says one bad item is reported on its own."""
+    client = bearer_client(manager)
+    visit, org = VisitFactory(), OrganisationFactory()
+    good = {"external_id": "good-1", "title": "Good", "visit": visit.pk, "pledged_by": org.pk}
+    good |= {"sector": "trade", "nature": "agreement"}
+    response = client.post(
+        SYNC, {"commitments": [None, good]}, format="json", HTTP_IDEMPOTENCY_KEY="null-1"
+    )
+    assert response.status_code == 200, response.content[:300]
+    results = response.json()["results"]
+    assert [r["result"] for r in results] == ["error", "created"]
+    assert results[0]["errors"]
+    assert list(Commitment.objects.values_list("external_id", flat=True)) == ["good-1"]
+
+
+@pytest.mark.parametrize("value", [6.714964306482315e16, 12, True, ["a"], {"a": 1}])
+def test_a_text_field_given_a_number_or_other_json_is_refused_not_stored(manager_api, value):
+    """DRF's CharField turned a number into its text (a note "6.714964306482315e+16",
+    201), though the schema says string."""
+    commitment = CommitmentFactory()
+    response = manager_api.post(
+        f"/api/v1/commitments/{commitment.pk}/notes/", {"text": value}, format="json"
+    )
+    assert_error(response, 400)
+    assert response.json()["errors"]["text"] == ["Not a valid string."]
+    assert not commitment.notes.exists()
+
+
+def test_a_webhook_secret_given_a_number_is_refused(manager_api, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+    body = {"url": "http://127.0.0.1:9/hook", "events": ["commitment.created"]}
+    response = manager_api.post(
+        "/api/v1/webhooks/", body | {"secret": 12345678901234567890}, format="json"
+    )
+    assert_error(response, 400)
+    assert response.json()["errors"]["secret"] == ["Not a valid string."]
+    # The same with a string secret is accepted: the refusal is about the type alone.
+    ok = manager_api.post("/api/v1/webhooks/", body | {"secret": "1" * 20}, format="json")
+    assert ok.status_code == 201, ok.content[:300]

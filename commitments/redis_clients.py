@@ -20,12 +20,15 @@ logger = logging.getLogger(__name__)
 CACHE_RETRY_SECONDS = 10.0
 
 
-class CacheCircuit:
-    """Per process: when the API's cache last failed. While open, callers skip the cache
-    (throttles let requests through, token lookups go to the database), so a Redis that
-    hangs costs one request a socket timeout per CACHE_RETRY_SECONDS, not every request.
-    Plain attribute writes: a race between threads only means one more try."""
+class Circuit:
+    """Per process: when a Redis-backed part last failed. While open (`seconds` after the
+    failure) callers leave that part alone, so a Redis that hangs costs one socket
+    timeout per window rather than one per request. Plain attribute writes: a race
+    between threads only means one more try. Subclasses name the part in `message`
+    (a %-format taking the error's type, the error and the seconds)."""
 
+    seconds: float
+    message: str
     down_until: float = 0.0
 
     @classmethod
@@ -34,20 +37,23 @@ class CacheCircuit:
 
     @classmethod
     def trip(cls, exc: Exception | None = None) -> None:
-        """Leave the cache alone for CACHE_RETRY_SECONDS; say why in one line (a
-        traceback says nothing more)."""
-        cls.down_until = time.monotonic() + CACHE_RETRY_SECONDS
+        """Leave the part alone for `seconds`; say why in one line (a traceback says
+        nothing more)."""
+        cls.down_until = time.monotonic() + cls.seconds
         if exc is not None:
-            logger.warning(
-                "API cache unavailable (%s: %s); not throttling nor caching tokens for %.0f s",
-                type(exc).__name__,
-                exc,
-                CACHE_RETRY_SECONDS,
-            )
+            logger.warning(cls.message, type(exc).__name__, exc, cls.seconds)
 
     @classmethod
     def reset(cls) -> None:
         cls.down_until = 0.0
+
+
+class CacheCircuit(Circuit):
+    """The API's cache: while open, throttles let requests through and token lookups go
+    to the database."""
+
+    seconds = CACHE_RETRY_SECONDS
+    message = "API cache unavailable (%s: %s); not throttling nor caching tokens for %.0f s"
 
 
 _clients: dict[tuple, redis.Redis] = {}

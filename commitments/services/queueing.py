@@ -13,13 +13,12 @@ BROKER_RETRY_SECONDS and raises BrokerUnavailable at once.
 from __future__ import annotations
 
 import logging
-import time
 
 from django.conf import settings
 
 from tracker.celery import app
 
-from ..redis_clients import CacheCircuit
+from ..redis_clients import CacheCircuit, Circuit
 
 logger = logging.getLogger(__name__)
 
@@ -30,29 +29,12 @@ class BrokerUnavailable(ConnectionError):
     """The broker failed in this process a moment ago; nothing was queued."""
 
 
-class BrokerCircuit:
-    """Per process: when a publish last failed. Plain attribute writes: a race between
-    threads only means one more try."""
+class BrokerCircuit(Circuit):
+    """The broker: while open, nothing is published (the outboxes keep the rows and
+    their sweeps queue them again)."""
 
-    down_until: float = 0.0
-
-    @classmethod
-    def is_open(cls) -> bool:
-        return time.monotonic() < cls.down_until
-
-    @classmethod
-    def trip(cls, exc: Exception) -> None:
-        cls.down_until = time.monotonic() + BROKER_RETRY_SECONDS
-        logger.warning(
-            "broker unavailable (%s: %s); not queueing tasks for %.0f s",
-            type(exc).__name__,
-            exc,
-            BROKER_RETRY_SECONDS,
-        )
-
-    @classmethod
-    def reset(cls) -> None:
-        cls.down_until = 0.0
+    seconds = BROKER_RETRY_SECONDS
+    message = "broker unavailable (%s: %s); not queueing tasks for %.0f s"
 
 
 def task_queue(name: str, task_id_arg: int | list[int], *, countdown: int | None = None) -> None:

@@ -109,8 +109,15 @@ class PersonFilter(django_filters.ModelChoiceFilter):
 
 
 class CommitmentFilterSet(BuiltOnceFilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=Status.choices, label=_("Status"))
-    sector = django_filters.MultipleChoiceFilter(choices=Sector.choices, label=_("Sector"))
+    # distinct=False: these are the commitment's own columns, so no row can come twice;
+    # django-filter's default SELECT DISTINCT made a page's count 250 ms at 1M rows
+    # (two statuses), where the plain count takes a tenth of that.
+    status = django_filters.MultipleChoiceFilter(
+        choices=Status.choices, label=_("Status"), distinct=False
+    )
+    sector = django_filters.MultipleChoiceFilter(
+        choices=Sector.choices, label=_("Sector"), distinct=False
+    )
     # Owners by name in the browser ("Farida Azizi", not "officer"); the parameter stays
     # the username (the API's contract). "Any" rather than Django's "---------".
     owner = PersonFilter(
@@ -130,7 +137,7 @@ class CommitmentFilterSet(BuiltOnceFilterSet):
         empty_label=_("Any"),
     )
     figure_kind = django_filters.MultipleChoiceFilter(
-        choices=FigureKind.choices, label=_("Kind of figure")
+        choices=FigureKind.choices, label=_("Kind of figure"), distinct=False
     )
     beneficiary = django_filters.ModelChoiceFilter(
         queryset=Organisation.objects.all(), label=_("Beneficiary"), empty_label=_("Any")

@@ -43,3 +43,20 @@ def test_bad_filter_values_are_form_errors_not_crashes():
     )
     assert not fs.is_valid()
     assert set(fs.errors) == {"status", "due_before", "updated_since"}
+
+
+@pytest.mark.django_db
+def test_several_statuses_sectors_or_kinds_filter_without_select_distinct():
+    """The commitment's own columns cannot repeat a row: no SELECT DISTINCT, whose count
+    cost ten times the plain one at 1M rows (issue 13)."""
+    CommitmentFactory(reference="A", status=Status.AGREED)
+    CommitmentFactory(reference="B", status=Status.BLOCKED)
+    params = {
+        "status": ["agreed", "blocked"],
+        "sector": ["trade", "mining"],
+        "figure_kind": ["investment", "grant"],
+    }
+    fs = CommitmentFilterSet(params, queryset=Commitment.objects.all())
+    assert fs.is_valid(), fs.errors
+    assert fs.qs.query.distinct is False
+    assert "DISTINCT" not in str(fs.qs.query)

@@ -76,6 +76,11 @@ def _page(request: HttpRequest, queryset: QuerySet[Commitment], default: int = P
         size = default
     if size not in PAGE_SIZES:
         size = default
+    # Pages cut by OFFSET need a total order: sorted by a column with ties (due date,
+    # status), a row could show on two pages and another on none. Reference is unique.
+    order = [f.lstrip("-") for f in queryset.query.order_by if isinstance(f, str)]
+    if queryset.query.order_by and not {"pk", "id", "reference"} & set(order):
+        queryset = queryset.order_by(*queryset.query.order_by, "reference")
     paginator = Paginator(queryset.values_list("pk", flat=True), size)
     page = paginator.get_page(request.GET.get("page"))
     page.object_list = selectors.rows_for_page(list(page.object_list))

@@ -527,6 +527,29 @@ def test_list_pages_and_sorts(client, officer):
     assert 'aria-sort="descending"' in first.content.decode()
 
 
+def test_pages_sorted_by_a_column_with_ties_show_every_row_once(client, officer):
+    """30 commitments due on one day, 25 a page: the two pages hold all 30 once each
+    (OFFSET pages need a total order; reference breaks the ties)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for i in range(30):
+        CommitmentFactory(reference=f"T-{i:03d}", due_date=dt.date(2026, 5, 1))
+    client.force_login(officer)
+    seen = []
+    for page in (1, 2):
+        with CaptureQueriesContext(connection) as ctx:
+            r = client.get("/commitments/", {"ordering": "-due_date", "page": page})
+        seen += [c.reference for c in r.context["page_obj"]]
+        ids = [q["sql"] for q in ctx.captured_queries if "LIMIT" in q["sql"]]
+        assert any(
+            'ORDER BY "commitments_commitment"."due_date" DESC' in s
+            and '"commitments_commitment"."reference" ASC' in s
+            for s in ids
+        )
+    assert sorted(seen) == [f"T-{i:03d}" for i in range(30)]
+
+
 def test_overdue_list_shows_days_last_change_note_and_groups(client, manager, officer):
     old = _overdue(9, owner=officer, status=Status.AGREED)
     _overdue(2, owner=manager)

@@ -11,6 +11,7 @@ The source quote has no translation: it is quoted verbatim.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -67,11 +68,20 @@ def translations_in(
 ) -> dict[str, dict[str, str]]:
     """translations_of for plain values keyed by column (a row read with .values())."""
     out = {}
-    for lang in languages():
-        found = {field: values[column(base, lang)] or "" for field, base in texts.items()}
+    for lang, pairs in _columns_by_language(tuple(texts.items()), languages()):
+        found = {field: values[name] or "" for field, name in pairs}
         if any(found.values()):
             out[lang] = found
     return out
+
+
+@functools.cache
+def _columns_by_language(texts: tuple, langs: tuple) -> tuple:
+    """((lang, ((field, column), ...)), ...): the names built once, not for every row
+    of every page (a list of 100 asked for them a thousand times)."""
+    return tuple(
+        (lang, tuple((field, column(base, lang)) for field, base in texts)) for lang in langs
+    )
 
 
 def flatten(given: Mapping[str, Mapping[str, str]], texts: Mapping[str, str]) -> dict[str, str]:

@@ -16,11 +16,12 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import ProhibitNullCharactersValidator
+from django.db.models import Exists, OuterRef, Q
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from .formats import DATE_INPUT_FORMATS, CalendarDateField, PersonChoiceField
-from .models import Commitment, FigureKind, Organisation, Sector, Status, Visit
+from .models import Commitment, FigureKind, Organisation, Role, Sector, Status, Visit
 from .search import search_condition
 
 
@@ -108,6 +109,19 @@ class PersonFilter(django_filters.ModelChoiceFilter):
     field_class = PersonChoiceField
 
 
+def _possible_owners():
+    """Who can be named in the Owner filter: desk officers and managers, and anyone who
+    still owns a commitment (a former officer); not viewers or an administrator who owns
+    nothing. Each user is checked by an EXISTS on the owner index, never a join."""
+    owns = Exists(Commitment.objects.filter(owner=OuterRef("pk")))
+    return (
+        get_user_model()
+        .objects.filter(Q(groups__name__in=[Role.DESK_OFFICER, Role.MANAGER]) | owns)
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )
+
+
 class CommitmentFilterSet(BuiltOnceFilterSet):
     # distinct=False: these are the commitment's own columns, so no row can come twice;
     # django-filter's default SELECT DISTINCT made a page's count 250 ms at 1M rows
@@ -121,7 +135,7 @@ class CommitmentFilterSet(BuiltOnceFilterSet):
     # Owners by name in the browser ("Farida Azizi", not "officer"); the parameter stays
     # the username (the API's contract). "Any" rather than Django's "---------".
     owner = PersonFilter(
-        queryset=get_user_model().objects.order_by("first_name", "last_name", "username"),
+        queryset=_possible_owners(),
         to_field_name="username",
         label=_("Owner"),
         empty_label=_("Any"),

@@ -60,3 +60,17 @@ def test_several_statuses_sectors_or_kinds_filter_without_select_distinct():
     assert fs.is_valid(), fs.errors
     assert fs.qs.query.distinct is False
     assert "DISTINCT" not in str(fs.qs.query)
+
+
+@pytest.mark.django_db
+def test_the_owner_filter_offers_people_who_can_own_or_still_own(officer, manager, viewer):
+    from django.contrib.auth import get_user_model
+
+    former = get_user_model().objects.create_user("former", first_name="Former")
+    CommitmentFactory(owner=former)  # left the desk, still owns one
+    get_user_model().objects.create_superuser("root", password="x" * 20)  # owns nothing
+    choices = set(
+        CommitmentFilterSet().filters["owner"].queryset.values_list("username", flat=True)
+    )
+    assert {officer.username, manager.username, "former"} <= choices
+    assert viewer.username not in choices and "root" not in choices

@@ -13,6 +13,7 @@ import ssl
 import subprocess
 import threading
 import time
+import zoneinfo
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from unittest import mock
 
@@ -478,6 +479,19 @@ def test_webhook_pages_for_managers_with_test_and_redeliver_buttons(client, mana
         "/webhooks/", {"url": "file:///etc/passwd", "secret": SECRET, "events": ALL[:1]}
     )
     assert refused.status_code == 400 and WebhookEndpoint.objects.count() == 2
+
+
+def test_the_delivery_log_shows_times_in_the_viewers_zone_and_names_it(client, manager, hook):
+    """As on every other page: a Kabul manager reads Kabul time, with the zone said."""
+    from commitments.models import Profile
+
+    Profile.objects.filter(user=manager).update(time_zone="Asia/Kabul")
+    client.force_login(manager)
+    client.post(f"/webhooks/{hook.pk}/test/")
+    delivery = WebhookDelivery.objects.get()
+    kabul = delivery.created_at.astimezone(zoneinfo.ZoneInfo("Asia/Kabul"))
+    detail = client.get(f"/webhooks/{hook.pk}/").text
+    assert f"{kabul:%H:%M:%S} Asia/Kabul" in detail
 
 
 def test_webhook_pages_are_for_managers_only(client, officer, hook):

@@ -118,6 +118,21 @@ def test_times_show_in_asia_kabul_with_the_zone_for_a_kabul_user(new_page):
     assert utc not in first
 
 
+def test_on_a_phone_the_status_line_links_to_the_update_panel(new_page):
+    """In one column the Update panel sits below the whole timeline; the link beside the
+    status takes the officer there (desktop: the panel is beside the details, no link)."""
+    target = _officers_open()
+    phone = new_page(width=390, height=844)
+    sign_in(phone, "officer", f"/commitments/{target.pk}/")
+    link = phone.locator(".status-line a[href='#update']")
+    assert link.is_visible()
+    link.click()
+    _until(phone, "document.getElementById('update').getBoundingClientRect().top < 200")
+    desktop = new_page(width=1280, height=900)
+    sign_in(desktop, "officer", f"/commitments/{target.pk}/")
+    assert not desktop.locator(".status-line a[href='#update']").is_visible()
+
+
 def test_phone_overdue_list_shows_owner_and_days_without_sideways_scroll(new_page):
     page = new_page(width=390, height=844)
     sign_in(page, "manager", "/commitments/overdue/")

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from .formats import format_day
+from .formats import format_day, person_name
 from .selectors import VisitBrief
 from .translated import COMMITMENT_TEXTS, NAME_TEXTS, shown
 
@@ -117,7 +117,7 @@ def render_brief_pdf(brief: VisitBrief) -> bytes:
         pdf.cell(0, 3.8, _fit(pdf, party, 190), new_x="LMARGIN", new_y="NEXT")
         pdf.set_font("DejaVu", "", 6.3)
         for c in group.rows:
-            owner = c.owner.get_full_name() or c.owner.get_username() if c.owner else "—"
+            owner = person_name(c.owner) or "—"
             values = {
                 "reference": c.reference,
                 "title": shown(c, "title", COMMITMENT_TEXTS)[0],

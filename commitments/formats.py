@@ -107,10 +107,18 @@ class CalendarDateField(forms.DateField):
             raise ValidationError(message, code="invalid") from None
 
 
+def person_name(user) -> str:
+    """A user as people know them: the full name, the username only when no name is set
+    ("" for nobody)."""
+    if not user:
+        return ""
+    return user.get_full_name() or user.get_username()
+
+
 class PersonChoiceField(forms.ModelChoiceField):
     """A choice of user shown as people know them (full name, the username only when no
     name is set), ordered by that name; the submitted value stays what the field keys on
     (the username for the list's `owner` filter, the id elsewhere)."""
 
     def label_from_instance(self, obj) -> str:
-        return obj.get_full_name() or obj.get_username()
+        return person_name(obj)

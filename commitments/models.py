@@ -953,6 +953,12 @@ class ChangeCounter(models.Model):
     def __str__(self) -> str:
         return f"{self.name}={self.value}"
 
+    @classmethod
+    def committed(cls, name: str = "commitment") -> int:
+        """The counter as committed now (a writer holding its lock is not counted; 0
+        before the first change): whatever commits after this read gets a larger number."""
+        return next(iter(cls.objects.filter(name=name).values_list("value", flat=True)), 0)
+
 
 def _default_working_days() -> list[int]:
     # ISO weekdays, Monday=1: Monday to Friday, as in Astana. Officers in Kabul, where

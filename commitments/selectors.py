@@ -360,7 +360,7 @@ def dashboard_summary(on: dt.date | None = None) -> DashboardSummary:
     unless they are younger than DASHBOARD_MAX_AGE (a busy minute recomputes once, and
     the page shows the figures' age)."""
     on = on or today_local()
-    seq = ChangeCounter.objects.filter(name="commitment").values_list("value", flat=True).first()
+    seq = ChangeCounter.committed()
     key = f"dashboard-summary:{on.isoformat()}"
     now = timezone.now()
     cached = cache.get(key)

@@ -35,6 +35,7 @@ from . import selectors, services
 from .brief_pdf import pdf_available, render_brief_pdf
 from .exceptions import TransitionNotAllowed, VersionConflict
 from .filters import CommitmentFilterSet
+from .formats import person_name
 from .forms import (
     EvidenceForm,
     NoteForm,
@@ -189,10 +190,6 @@ def overdue_list(request: HttpRequest) -> HttpResponse:
         },
         status=200 if valid else 400,
     )
-
-
-def _person_name(user) -> str:
-    return (user.get_full_name() or user.get_username()) if user else ""
 
 
 # The overdue CSV: the page's columns first, in the page's order and with its labels,
@@ -556,7 +553,7 @@ def commitment_reassign(request: HttpRequest, pk: int) -> HttpResponse:
     form = ReassignForm(request.POST, commitment=commitment)
 
     def done(data: dict) -> str:
-        return _("Reassigned to %(u)s.") % {"u": _person_name(data["owner"])}
+        return _("Reassigned to %(u)s.") % {"u": person_name(data["owner"])}
 
     return _panel_write(request, commitment, form, services.commitment_reassign, done)
 

@@ -131,6 +131,32 @@ def test_a_refused_change_leaves_no_event(hook, commitment, viewer):
     assert not WebhookDelivery.objects.exists()
 
 
+def test_events_by_commitment_id_load_no_commitment_when_no_endpoint_exists(manager):
+    """The reminder sweep hands over thousands of ids at once: with no endpoint, one query
+    (the endpoints), no commitment read; with one, the same deliveries as by instance."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    overdue = [CommitmentFactory(), CommitmentFactory()]
+    items = [("commitment.overdue", c.pk, {"days_overdue": 7}) for c in overdue]
+    with CaptureQueriesContext(connection) as ctx:
+        assert webhooks.webhook_events_record_by_id(items=items) == []
+    assert len(ctx.captured_queries) == 1
+    assert "commitments_commitment" not in ctx.captured_queries[0]["sql"]
+    WebhookEndpoint.objects.create(
+        owner=manager, url="https://hooks.example.org/in", secret=SECRET, events=ALL
+    )
+    with mock.patch.object(webhooks, "_enqueue"):
+        webhooks.webhook_events_record_by_id(items=items)
+    sent = WebhookDelivery.objects.order_by("commitment_id")
+    assert [(d.commitment_id, d.event) for d in sent] == [
+        (c.pk, "commitment.overdue") for c in overdue
+    ]
+    assert json.loads(sent[0].body)["data"] == {"days_overdue": 7}
+    with pytest.raises(ValueError, match="unknown webhook event"):
+        webhooks.webhook_events_record_by_id(items=[("commitment.nope", overdue[0].pk, None)])
+
+
 def test_filters_by_event_visit_and_sector(manager, commitment):
     visit = commitment.visit
     WebhookEndpoint.objects.create(

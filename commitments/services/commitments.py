@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..exceptions import TransitionNotAllowed, VersionConflict
+from ..formats import person_name
 from ..models import (
     NOTE_REQUIRED,
     SHORT_NOTE_MAX_LENGTH,
@@ -185,9 +186,7 @@ def check_can_set_watchers(*, actor, channel: str, watchers: Iterable, current=(
 
 def _reassign_note(*, commitment: Commitment, actor, channel: str, note: str = "") -> Note:
     """The timeline entry of a change of owner, whichever service made it."""
-    owner = commitment.owner
-    # By name, as people know them (the username only when no name is set).
-    text = _("Reassigned to %(u)s.") % {"u": owner.get_full_name() or owner.get_username()}
+    text = _("Reassigned to %(u)s.") % {"u": person_name(commitment.owner)}
     if note.strip():
         text = f"{text} {note.strip()}"
     return Note(

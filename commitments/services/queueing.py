@@ -12,15 +12,11 @@ BROKER_RETRY_SECONDS and raises BrokerUnavailable at once.
 
 from __future__ import annotations
 
-import logging
-
 from django.conf import settings
 
 from tracker.celery import app
 
 from ..redis_clients import CacheCircuit, Circuit
-
-logger = logging.getLogger(__name__)
 
 BROKER_RETRY_SECONDS = 10.0
 

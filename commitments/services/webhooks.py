@@ -207,13 +207,42 @@ def webhook_events_record_many(
 ) -> list[int]:
     """webhook_events_record for (event, commitment, data) items of several kinds: one
     query for the endpoints and one INSERT, whatever the number of items."""
+    items = _known_events(items)
+    endpoints = list(WebhookEndpoint.objects.all()) if items else []
+    return _record(items, endpoints, now)
+
+
+def webhook_events_record_by_id(
+    *,
+    items: Iterable[tuple[str, int, Mapping[str, Any] | None]],
+    now: dt.datetime | None = None,
+) -> list[int]:
+    """webhook_events_record_many for (event, commitment id, data) items: for a caller
+    that holds ids (the reminder sweep finds thousands of commitments overdue at once),
+    the commitments are loaded, in one query, only when an endpoint exists."""
+    items = _known_events(items)
+    endpoints = list(WebhookEndpoint.objects.all()) if items else []
+    if not endpoints:
+        return []
+    by_id = Commitment.objects.in_bulk({pk for _event, pk, _data in items})
+    return _record([(event, by_id[pk], data) for event, pk, data in items], endpoints, now)
+
+
+def _known_events(items: Iterable[tuple]) -> list[tuple]:
     items = list(items)
     for event, _commitment, _data in items:
         if event not in WebhookEvent.values:
             raise ValueError(f"unknown webhook event {event!r}")
-    if not items:
-        return []
-    endpoints = list(WebhookEndpoint.objects.all())
+    return items
+
+
+def _record(
+    items: list[tuple[str, Commitment, Mapping[str, Any] | None]],
+    endpoints: list[WebhookEndpoint],
+    now: dt.datetime | None,
+) -> list[int]:
+    """One outbox row per matching endpoint and item, in one INSERT; their sends queued
+    after the commit."""
     if not endpoints:
         return []
     now = now or timezone.now()

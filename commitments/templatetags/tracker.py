@@ -211,9 +211,9 @@ def when(value) -> str:
 @register.filter
 def person(user) -> str:
     """A user as people know them: the full name, the username only when no name is set."""
-    if user is None or user == "":
-        return ""
-    return user.get_full_name() or user.get_username()
+    from commitments.formats import person_name
+
+    return person_name(user)
 
 
 @register.filter

@@ -28,7 +28,6 @@ from ...models import (
     Reminder,
     Role,
     SweepMark,
-    WebhookEndpoint,
     WebhookEvent,
     held_by_snooze_q,
     lease_expired_q,
@@ -37,7 +36,7 @@ from ...models import (
     today_local,
 )
 from ..heartbeats import SWEEP_HEARTBEAT, heartbeat_record
-from ..webhooks import webhook_events_record_many
+from ..webhooks import webhook_events_record_by_id
 from .delivery import send_tasks_queue
 from .policy import (
     DUE_KINDS,
@@ -143,9 +142,9 @@ def _plan(
     base = Commitment.objects.plain().open().filter(owner__isnull=False).order_by()
     if commitment_ids is not None:
         base = base.filter(pk__in=list(commitment_ids))
-    follow_base = base
-    if since is not None:
-        base = base.filter(change_seq__gt=since.change_seq)
+    # The due kinds look only at what changed since the mark; follow-ups also at times
+    # that came within reach (in_window below).
+    changed = base if since is None else base.filter(change_seq__gt=since.change_seq)
 
     before = [
         (w + dt.timedelta(days=days), w, -days)
@@ -169,12 +168,14 @@ def _plan(
     ]
     found = {
         Kind.BEFORE_DUE: _due_candidates(
-            kind=Kind.BEFORE_DUE, pairs=before, window=window, base=base
+            kind=Kind.BEFORE_DUE, pairs=before, window=window, base=changed
         ),
-        Kind.DUE: _due_candidates(kind=Kind.DUE, pairs=on_due, window=window, base=base),
-        Kind.OVERDUE: _due_candidates(kind=Kind.OVERDUE, pairs=overdue, window=window, base=base),
+        Kind.DUE: _due_candidates(kind=Kind.DUE, pairs=on_due, window=window, base=changed),
+        Kind.OVERDUE: _due_candidates(
+            kind=Kind.OVERDUE, pairs=overdue, window=window, base=changed
+        ),
         Kind.ESCALATION: _due_candidates(
-            kind=Kind.ESCALATION, pairs=escalations, window=window, base=base, to_owner=False
+            kind=Kind.ESCALATION, pairs=escalations, window=window, base=changed, to_owner=False
         ),
     }
 
@@ -195,7 +196,7 @@ def _plan(
             next_follow_up_at__lte=now + FOLLOW_UP_REACH,
         )
     follow = list(
-        follow_base.filter(in_window)
+        base.filter(in_window)
         # Held while snoozed; a snooze that ended within the window (the branch above)
         # releases a follow-up time that passed during it.
         .exclude(snoozed_q(today))
@@ -436,12 +437,6 @@ def _insert(rows: list[Row]) -> int:
 SWEEP_MARK = "reminders-sweep"
 
 
-def _change_counter() -> int:
-    """The change counter as committed now (a writer holding its lock is not counted)."""
-    value = ChangeCounter.objects.filter(name="commitment").values_list("value", flat=True)
-    return next(iter(value), 0)
-
-
 def _since(*, now: dt.datetime, today: dt.date) -> _Since | None:
     """Where an incremental plan may start, or None for a whole plan: no mark, a mark of
     another day, one from the future (a caller's `now`), or an old whole plan."""
@@ -485,7 +480,7 @@ def reminders_sweep(
     result = SweepResult()
     with transaction.atomic():
         # Read before planning: whatever commits after this read has a larger number.
-        change_seq = _change_counter()
+        change_seq = ChangeCounter.committed()
         since = _since(now=now, today=today) if incremental else None
         rows = _plan(now=now, since=since)
         result.created = _insert(rows)
@@ -513,14 +508,11 @@ def _record_webhook_events(rows: list[Row]) -> None:
     number of queries."""
     events = {Kind.OVERDUE: WebhookEvent.OVERDUE, Kind.ESCALATION: WebhookEvent.ESCALATED}
     wanted = {(r["kind"], r["commitment_id"], r.get("step")) for r in rows if r["kind"] in events}
-    # Most installations have no endpoint: then the thousands of commitments a first
-    # sweep finds overdue are not loaded for nothing.
-    if not wanted or not WebhookEndpoint.objects.exists():
+    if not wanted:
         return
-    by_id = Commitment.objects.in_bulk({pk for _kind, pk, _step in wanted})
-    webhook_events_record_many(
+    webhook_events_record_by_id(
         items=[
-            (events[kind], by_id[pk], {"days_overdue": step})
+            (events[kind], pk, {"days_overdue": step})
             for kind, pk, step in sorted(wanted, key=lambda w: (w[1], w[0], w[2] or 0))
         ]
     )

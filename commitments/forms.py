@@ -196,7 +196,10 @@ class SnoozeForm(_VersionedForm):
 class ReassignForm(_VersionedForm):
     service_fields = ("owner", "note")
 
-    owner = PersonChoiceField(label=_("New owner"), queryset=get_user_model().objects.none())
+    # "—" for no choice, as the other forms ("---------" is Django's, not ours).
+    owner = PersonChoiceField(
+        label=_("New owner"), queryset=get_user_model().objects.none(), empty_label="—"
+    )
     note = forms.CharField(label=_("Note"), required=False, max_length=SHORT_NOTE_MAX_LENGTH)
 
     def __init__(self, *args, commitment: Commitment, **kwargs):

@@ -41,6 +41,11 @@ def _pages(visit) -> list[str]:
         "/commitments/",
         "/commitments/overdue/",
         f"/commitments/{c.pk}/",
+        # Each of the Update panel's forms (one at a time; reassign for managers).
+        *(
+            f"/commitments/{c.pk}/?action={action}"
+            for action in ("status", "note", "evidence", "snooze", "reassign")
+        ),
         f"/visits/{visit.pk}/",
         f"/visits/{visit.pk}/brief/",
         "/search/?q=railway",

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from .formats import CalendarDateField, PersonChoiceField
+from .formats import CalendarDateField, PersonChoiceField, person_name
 from .models import (
     NOTE_MAX_LENGTH,
     NOTE_REQUIRED,
@@ -212,6 +212,17 @@ class ReassignForm(_VersionedForm):
             .order_by("first_name", "last_name", "username")
         )
         self.fields["owner"].initial = commitment.owner_id
+        self._current_owner_id = commitment.owner_id
+
+    def clean_owner(self):
+        # The service takes the current owner as "nothing to do" (a sync may repeat
+        # itself); a person choosing them should hear so, not read "Reassigned to ...".
+        owner = self.cleaned_data["owner"]
+        if owner.pk == self._current_owner_id:
+            raise ValidationError(
+                _("%(name)s already owns this commitment."), params={"name": person_name(owner)}
+            )
+        return owner
 
 
 # Service errors name the service's arguments; these are the form fields that show them.

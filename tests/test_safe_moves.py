@@ -238,6 +238,26 @@ def test_a_reassignment_names_the_new_owner_by_name_not_username(client, manager
     assert f"Reassigned to {officer.username}" not in html
 
 
+def test_reassigning_to_the_current_owner_says_so_and_writes_nothing(client, manager, officer):
+    """It read "Reassigned to …" though nothing changed, and a note given with it was lost."""
+    officer.first_name, officer.last_name = "Farida", "Azizi"
+    officer.save()
+    c = CommitmentFactory(owner=officer, status=Status.AGREED)
+    before = c.version
+    client.force_login(manager)
+    response = client.post(
+        reverse("commitments:commitment-reassign", args=[c.pk]),
+        {"version": c.version, "owner": officer.pk, "note": "Handing over"},
+    )
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert "Farida Azizi already owns this commitment." in html
+    assert "Reassigned to" not in html
+    c.refresh_from_db()
+    assert c.version == before and c.owner == officer
+    assert not c.notes.exists()
+
+
 def test_owner_choices_name_people_and_empty_choices_say_any(client, manager, officer):
     # Issue 14 finding 5: the list's Owner filter and the Reassign form listed usernames,
     # and the empty choice of every select filter read "---------".

@@ -601,3 +601,45 @@ def test_beat_asks_for_the_incremental_sweep_and_a_started_worker_for_the_whole_
     import inspect
 
     assert inspect.signature(sweep_reminders.run).parameters["incremental"].default is False
+
+
+@pytest.mark.skipif(
+    not on_postgres(),
+    reason="PostgreSQL writes due rows queued; SQLite lets the dispatch queue them",
+)
+def test_the_sweep_writes_due_rows_queued_and_never_rewrites_them(settings):
+    """A row whose time has come is written queued (its id in `queued`); one not yet due,
+    or held for a digest, is written waiting. The outbox sees inserts only: at a million
+    commitments an UPDATE of each new row doubled the first sweep's writing."""
+    settings.TRACKER_REMINDER_CATCH_UP_DAYS = 0
+    early = owner("early", days=ALL_WEEK, hour=8)
+    late = owner("late", days=ALL_WEEK, hour=17)
+    digest = owner("digest", days=ALL_WEEK, hour=8, daily_digest=True)
+    due = dt.date(2025, 6, 10)
+    for user in (early, late, digest):
+        CommitmentFactory(owner=user, due_date=due)
+    now = at(2025, 6, 10, 9)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+    result = reminders_sweep(now=now)
+    written = {
+        r.recipient.username: r
+        for r in Reminder.objects.filter(kind=Kind.DUE).select_related("recipient")
+    }
+    assert set(written) == {"early", "late", "digest"}
+    assert written["early"].queued_at == now
+    assert written["late"].queued_at is None  # its morning comes at 17:00
+    assert written["digest"].queued_at is None  # held for the daily digest
+    digests = Reminder.objects.filter(kind=Kind.DAILY_DIGEST)
+    assert result.queued == sorted([written["early"].pk, *digests.values_list("pk", flat=True)])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT n_tup_ins, n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = %s",
+            [Reminder._meta.db_table],
+        )
+        inserted, updated = cursor.fetchone()
+    assert (inserted, updated) == (Reminder.objects.count(), 0)
+    # Nothing is queued twice; the late one is queued when its morning comes.
+    assert reminders_sweep(now=now + dt.timedelta(minutes=3)).queued == []
+    Reminder.objects.filter(pk__in=result.queued).update(state=State.SENT)  # the worker's
+    assert reminders_sweep(now=at(2025, 6, 10, 17, 5)).queued == [written["late"].pk]

@@ -13,6 +13,8 @@ class CommitmentsConfig(AppConfig):
         # whether each translation column is written right to left.
         from django.conf.locale import LANG_INFO
 
+        from tracker import postgres  # noqa: F401 (timestamps by psycopg's C loader)
+
         from . import search  # noqa: F401
 
         LANG_INFO.setdefault(

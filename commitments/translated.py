@@ -64,15 +64,22 @@ def translations_of(obj: Any, texts: Mapping[str, str]) -> dict[str, dict[str, s
 
 
 def translations_in(
-    values: Mapping[str, Any], texts: Mapping[str, str]
+    values: Mapping[str, Any], texts: Mapping[str, str], layout: tuple | None = None
 ) -> dict[str, dict[str, str]]:
-    """translations_of for plain values keyed by column (a row read with .values())."""
+    """translations_of for plain values keyed by column (a row read with .values()).
+    `layout` (translation_layout(texts)) saves a page of rows reading the settings for
+    each row."""
     out = {}
-    for lang, pairs in _columns_by_language(tuple(texts.items()), languages()):
+    for lang, pairs in layout or translation_layout(texts):
         found = {field: values[name] or "" for field, name in pairs}
         if any(found.values()):
             out[lang] = found
     return out
+
+
+def translation_layout(texts: Mapping[str, str]) -> tuple:
+    """The columns of each language, for translations_in."""
+    return _columns_by_language(tuple(texts.items()), languages())
 
 
 @functools.cache

@@ -39,7 +39,14 @@ from ..models import (
     today_local,
 )
 from ..selectors import API_ROW_FIELDS, co_pledger_ids
-from ..translated import COMMITMENT_TEXTS, NAME_TEXTS, flatten, translations_in, translations_of
+from ..translated import (
+    COMMITMENT_TEXTS,
+    NAME_TEXTS,
+    flatten,
+    translation_layout,
+    translations_in,
+    translations_of,
+)
 from ..validators import validate_currency, validate_http_url
 
 API_PREFIX = "/api/v1/"
@@ -179,7 +186,7 @@ def _datetime(value):
         return None
     if value.utcoffset():
         value = value.astimezone(dt.UTC)
-    return value.replace(tzinfo=None).isoformat() + "Z"
+    return value.isoformat()[:-6] + "Z"  # "+00:00" -> "Z"
 
 
 class CommitmentTextsSerializer(StrictMixin, serializers.Serializer):
@@ -306,7 +313,9 @@ class CommitmentSerializer(StrictMixin, serializers.Serializer):
         return today
 
 
-def commitment_data(row: dict, *, co_pledgers: list[int], today: dt.date) -> dict:
+def commitment_data(
+    row: dict, *, co_pledgers: list[int], today: dt.date, layout: tuple | None = None
+) -> dict:
     """A commitment's JSON from its plain values (selectors.API_ROW_FIELDS and
     owner_username): the one writer of the shape, for a list page's dicts and for a single
     instance alike.
@@ -324,7 +333,7 @@ def commitment_data(row: dict, *, co_pledgers: list[int], today: dt.date) -> dic
         "external_id": row["external_id"],
         "title": row["title"],
         "description": row["description"],
-        "translations": translations_in(row, COMMITMENT_TEXTS),
+        "translations": translations_in(row, COMMITMENT_TEXTS, layout),
         "visit": row["visit_id"],
         "parent": row["parent_id"],
         "sector": row["sector"],
@@ -367,13 +376,15 @@ def commitments_data(rows: list[dict], *, today: dt.date | None = None) -> list[
     """A page of commitments from plain rows (selectors.commitment_api_rows): one query
     for their co-pledgers, no model instances."""
     today = today or today_local()
+    layout = translation_layout(COMMITMENT_TEXTS)
     if rows and "co_pledger_ids" in rows[0]:  # read with the rows (PostgreSQL)
         return [
-            commitment_data(row, co_pledgers=row["co_pledger_ids"], today=today) for row in rows
+            commitment_data(row, co_pledgers=row["co_pledger_ids"], today=today, layout=layout)
+            for row in rows
         ]
     co_pledgers = co_pledger_ids(row["id"] for row in rows)
     return [
-        commitment_data(row, co_pledgers=co_pledgers.get(row["id"], []), today=today)
+        commitment_data(row, co_pledgers=co_pledgers.get(row["id"], []), today=today, layout=layout)
         for row in rows
     ]
 

@@ -143,6 +143,16 @@ def test_events_by_commitment_id_load_no_commitment_when_no_endpoint_exists(mana
         assert webhooks.webhook_events_record_by_id(items=items) == []
     assert len(ctx.captured_queries) == 1
     assert "commitments_commitment" not in ctx.captured_queries[0]["sql"]
+    # Items given lazily are not even made (the sweep derives them from every row).
+    made = []
+
+    def lazily():
+        for item in items:
+            made.append(item)
+            yield item
+
+    assert webhooks.webhook_events_record_by_id(items=lazily()) == []
+    assert made == []
     WebhookEndpoint.objects.create(
         owner=manager, url="https://hooks.example.org/in", secret=SECRET, events=ALL
     )

@@ -219,11 +219,13 @@ def webhook_events_record_by_id(
 ) -> list[int]:
     """webhook_events_record_many for (event, commitment id, data) items: for a caller
     that holds ids (the reminder sweep finds thousands of commitments overdue at once),
-    the commitments are loaded, in one query, only when an endpoint exists."""
-    items = _known_events(items)
-    endpoints = list(WebhookEndpoint.objects.all()) if items else []
+    the commitments are loaded, in one query, only when an endpoint exists. `items` may
+    be a generator: with no endpoint it is not consumed, so a caller that derives the
+    items from 170,000 planned reminders does none of that work."""
+    endpoints = list(WebhookEndpoint.objects.all())
     if not endpoints:
         return []
+    items = _known_events(items)
     by_id = Commitment.objects.in_bulk({pk for _event, pk, _data in items})
     return _record([(event, by_id[pk], data) for event, pk, data in items], endpoints, now)
 

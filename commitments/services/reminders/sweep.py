@@ -443,7 +443,8 @@ def _insert(rows: list[Row], *, now: dt.datetime) -> _Inserted:
         if not row.get("in_digest") and row["send_after"] <= now:
             row["queued_at"] = now
     names = ", ".join(name for name, _ in _INSERT_COLUMNS)
-    arrays = ", ".join(f"%s::{kind}[]" for _, kind in _INSERT_COLUMNS)
+    # %b: each array is sent beside the statement, in binary (see _binary_cursor).
+    arrays = ", ".join(f"%b::{kind}[]" for _, kind in _INSERT_COLUMNS)
     sql = (
         f"INSERT INTO {Reminder._meta.db_table} ({names}) "  # noqa: S608 (names from code)
         f"SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING "
@@ -452,10 +453,27 @@ def _insert(rows: list[Row], *, now: dt.datetime) -> _Inserted:
     params = [
         [row.get(name, _INSERT_DEFAULTS.get(name)) for row in rows] for name, _ in _INSERT_COLUMNS
     ]
-    with connection.cursor() as cursor:
+    with _binary_cursor() as cursor:
         cursor.execute(sql, params)
         written = cursor.fetchall()
     return _Inserted(created=len(written), queued=[pk for pk, queued in written if queued])
+
+
+def _binary_cursor():
+    """A cursor on Django's PostgreSQL connection (same transaction, wrapped and logged
+    as Django's own) whose parameters are bound by the server, in binary.
+
+    Django's cursors bind on the client: the sweep's arrays were written into the SQL
+    as text, 23 MB for the 170,000 rows of a first sweep at a million commitments, which
+    took 2.8 s to build and as long again for the server to parse. Sent in binary, the
+    whole INSERT takes 3.5 s instead of 5.5."""
+    import psycopg
+
+    connection.ensure_connection()
+    raw = psycopg.Cursor(connection.connection)
+    if connection.queries_logged:
+        return connection.make_debug_cursor(raw)
+    return connection.make_cursor(raw)
 
 
 SWEEP_MARK = "reminders-sweep"
@@ -530,14 +548,13 @@ def reminders_sweep(
 def _record_webhook_events(rows: list[Row]) -> None:
     """Overdue and escalation reminders planned by this sweep are webhook events too
     (once per commitment and step, whatever the number of recipients). A constant
-    number of queries."""
+    number of queries; with no endpoint, one, and the rows are not even looked at."""
+    if rows:
+        webhook_events_record_by_id(items=_webhook_items(rows))
+
+
+def _webhook_items(rows: list[Row]):
     events = {Kind.OVERDUE: WebhookEvent.OVERDUE, Kind.ESCALATION: WebhookEvent.ESCALATED}
     wanted = {(r["kind"], r["commitment_id"], r.get("step")) for r in rows if r["kind"] in events}
-    if not wanted:
-        return
-    webhook_events_record_by_id(
-        items=[
-            (events[kind], pk, {"days_overdue": step})
-            for kind, pk, step in sorted(wanted, key=lambda w: (w[1], w[0], w[2] or 0))
-        ]
-    )
+    for kind, pk, step in sorted(wanted, key=lambda w: (w[1], w[0], w[2] or 0)):
+        yield events[kind], pk, {"days_overdue": step}

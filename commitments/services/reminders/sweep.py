@@ -383,6 +383,8 @@ def _enqueue(ids: list[int]) -> None:
         Reminder.objects.filter(pk__in=ids, state=State.PENDING).update(queued_at=None)
 
 
+# The columns that differ from row to row, sent as arrays; the rest are the same for
+# every new row (pending, no attempt yet, created now) and are sent once.
 _INSERT_COLUMNS = (
     ("commitment_id", "bigint"),
     ("recipient_id", "bigint"),
@@ -391,24 +393,15 @@ _INSERT_COLUMNS = (
     ("about", "date"),
     ("step", "smallint"),
     ("in_digest", "boolean"),
-    ("state", "varchar"),
     ("send_after", "timestamptz"),
     ("queued_at", "timestamptz"),
-    ("attempts", "smallint"),
-    ("message_id", "varchar"),
-    ("last_error", "text"),
-    ("created_at", "timestamptz"),
 )
 _INSERT_DEFAULTS = {
     "commitment_id": None,
     "about": None,
     "step": 0,
     "in_digest": False,
-    "state": State.PENDING,
     "queued_at": None,
-    "attempts": 0,
-    "message_id": "",
-    "last_error": "",
 }
 
 
@@ -446,12 +439,18 @@ def _insert(rows: list[Row], *, now: dt.datetime) -> _Inserted:
     # %b: each array is sent beside the statement, in binary (see _binary_cursor).
     arrays = ", ".join(f"%b::{kind}[]" for _, kind in _INSERT_COLUMNS)
     sql = (
-        f"INSERT INTO {Reminder._meta.db_table} ({names}) "  # noqa: S608 (names from code)
-        f"SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING "
+        f"INSERT INTO {Reminder._meta.db_table} "  # noqa: S608 (names from code)
+        f"({names}, state, attempts, message_id, last_error, created_at) "
+        f"SELECT *, %b, 0, '', '', %b FROM unnest({arrays}) ON CONFLICT DO NOTHING "
         "RETURNING id, queued_at IS NOT NULL"
     )
     params = [
-        [row.get(name, _INSERT_DEFAULTS.get(name)) for row in rows] for name, _ in _INSERT_COLUMNS
+        str(State.PENDING),
+        now,
+        *(
+            [row.get(name, _INSERT_DEFAULTS.get(name)) for row in rows]
+            for name, _ in _INSERT_COLUMNS
+        ),
     ]
     with _binary_cursor() as cursor:
         cursor.execute(sql, params)

@@ -82,7 +82,7 @@ def clear() -> None:
     # TRUNCATE, not DELETE: deleted rows stay in the table and its indexes until a VACUUM
     # (autovacuum may be off), and each run's INSERT then walked more dead entries.
     with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {Reminder._meta.db_table}")  # noqa: S608
+        cursor.execute(f"TRUNCATE {Reminder._meta.db_table}")
 
 
 def sweep_without_queueing(now: dt.datetime, **kwargs):

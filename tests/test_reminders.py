@@ -643,3 +643,32 @@ def test_the_sweep_writes_due_rows_queued_and_never_rewrites_them(settings):
     assert reminders_sweep(now=now + dt.timedelta(minutes=3)).queued == []
     Reminder.objects.filter(pk__in=result.queued).update(state=State.SENT)  # the worker's
     assert reminders_sweep(now=at(2025, 6, 10, 17, 5)).queued == [written["late"].pk]
+
+
+@pytest.mark.skipif(not on_postgres(), reason="PostgreSQL's statistics")
+def test_a_sweep_that_writes_many_rows_refreshes_the_outbox_statistics(monkeypatch):
+    """Statistics taken before a first sweep wrote 170,000 rows made the next whole
+    plan 20 times slower at a million commitments: a large sweep ANALYZEs the outbox."""
+    from commitments.services.reminders import sweep
+
+    user = owner(days=ALL_WEEK)
+    for _ in range(4):
+        CommitmentFactory(owner=user, due_date=dt.date(2025, 6, 10))
+
+    def estimated() -> float:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT reltuples FROM pg_class WHERE oid = %s::regclass",
+                [Reminder._meta.db_table],
+            )
+            return cursor.fetchone()[0]
+
+    before = estimated()
+    monkeypatch.setattr(sweep, "ANALYZE_AFTER_ROWS", 5)
+    assert reminders_sweep(now=at(2025, 6, 10, 9)).created == 4  # below: left alone
+    assert estimated() == before
+    for _ in range(2):
+        CommitmentFactory(owner=user, due_date=dt.date(2025, 6, 11))
+    monkeypatch.setattr(sweep, "ANALYZE_AFTER_ROWS", 2)
+    assert reminders_sweep(now=at(2025, 6, 10, 9, 5)).created >= 2
+    assert estimated() == Reminder.objects.count() > 4

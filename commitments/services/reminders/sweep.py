@@ -477,6 +477,22 @@ def _binary_cursor():
 
 SWEEP_MARK = "reminders-sweep"
 
+# A sweep that writes this many rows refreshes the outbox's statistics itself.
+ANALYZE_AFTER_ROWS = 10_000
+
+
+def _analyze_outbox() -> None:
+    """ANALYZE the outbox (PostgreSQL), in the sweep's transaction (it counts the rows
+    just written). The next whole plan asks the outbox, for each candidate, whether its
+    reminder exists; planned from statistics taken before a first sweep wrote 170,000
+    rows, that took 11.7 s at a million commitments instead of 0.5 s. Autovacuum would
+    catch up in a minute or so, but it may be off, and the sweep knows best when it has
+    just changed the table's size. ~0.1 s; a database user who does not own the table
+    gets a warning from PostgreSQL, not an error."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(Reminder._meta.db_table)}")
+
 
 def _since(*, now: dt.datetime, today: dt.date) -> _Since | None:
     """Where an incremental plan may start, or None for a whole plan: no mark, a mark of
@@ -531,6 +547,8 @@ def reminders_sweep(
         for row in rows + digests:
             result.by_kind[row["kind"]] = result.by_kind.get(row["kind"], 0) + 1
         result.queued = sorted([*planned.queued, *held.queued, *_dispatch(now=now)])
+        if result.created >= ANALYZE_AFTER_ROWS:
+            _analyze_outbox()
         _record_webhook_events(rows)
         if dry_run:
             transaction.set_rollback(True)

@@ -672,6 +672,17 @@ class Commitment(models.Model):
                 condition=IS_OPEN,
                 name="commitment_open_due",
             ),
+            # The list sorted by due date (either way: the tie-break on reference follows
+            # the direction, views._page) reads its page from the index: at a million
+            # rows it sorted them all, 210 ms a page.
+            models.Index(fields=["due_date", "reference"], name="commitment_due_reference"),
+            # The overdue list of one sector, counted from the index (was 30,000 heap
+            # pages read, 140 ms at a million rows).
+            models.Index(
+                fields=["sector", "due_date"],
+                condition=IS_OPEN,
+                name="commitment_open_sector_due",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -78,10 +78,15 @@ def _page(request: HttpRequest, queryset: QuerySet[Commitment], default: int = P
     if size not in PAGE_SIZES:
         size = default
     # Pages cut by OFFSET need a total order: sorted by a column with ties (due date,
-    # status), a row could show on two pages and another on none. Reference is unique.
-    order = [f.lstrip("-") for f in queryset.query.order_by if isinstance(f, str)]
-    if queryset.query.order_by and not {"pk", "id", "reference"} & set(order):
-        queryset = queryset.order_by(*queryset.query.order_by, "reference")
+    # status), a row could show on two pages and another on none. Reference is unique;
+    # it runs the way the first column does, so one index serves both directions
+    # (commitment_due_reference).
+    given = list(queryset.query.order_by)
+    order = [f.lstrip("-") for f in given if isinstance(f, str)]
+    if given and not {"pk", "id", "reference"} & set(order):
+        first = given[0]
+        descending = isinstance(first, str) and first.startswith("-")
+        queryset = queryset.order_by(*given, "-reference" if descending else "reference")
     paginator = Paginator(queryset.values_list("pk", flat=True), size)
     page = paginator.get_page(request.GET.get("page"))
     page.object_list = selectors.rows_for_page(list(page.object_list))

@@ -57,7 +57,7 @@ def test_every_cursor_reads_timestamps_with_the_c_loader_and_the_values_are_djan
     assert [v.isoformat() for v in django_own] == [v.isoformat() for v in fast]
 
 
-def test_a_connection_in_another_zone_keeps_djangos_loader(monkeypatch):
+def test_a_connection_in_another_zone_keeps_djangos_loader():
     class Other:
         vendor = "postgresql"
         timezone_name = "Asia/Kabul"

@@ -619,8 +619,6 @@ def test_the_sweep_writes_due_rows_queued_and_never_rewrites_them(settings):
     for user in (early, late, digest):
         CommitmentFactory(owner=user, due_date=due)
     now = at(2025, 6, 10, 9)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_stat_clear_snapshot()")
     result = reminders_sweep(now=now)
     written = {
         r.recipient.username: r

@@ -1,4 +1,7 @@
-"""Timestamps from PostgreSQL read by psycopg's C loader instead of Django's Python one.
+"""PostgreSQL plumbing: timestamps read by psycopg's C loader, and statistics after bulk
+writes (`analyze`). Elsewhere (SQLite) both do nothing.
+
+**Timestamps.** psycopg's C loader instead of Django's Python one.
 
 Django registers its own `timestamptz` loader on each psycopg connection: a Python
 subclass of psycopg's pure-Python loader that parses the text with a regular expression
@@ -20,17 +23,14 @@ the C loader does not have.
 
 from __future__ import annotations
 
+import psycopg
+from django.db import connection as default_connection
 from django.db.backends.signals import connection_created
-
-try:
-    import psycopg
-    from psycopg.pq import Format
-except ImportError:  # SQLite-only installs
-    psycopg = None
+from psycopg.pq import Format
 
 
 def _c_timestamptz_loader():
-    if psycopg is None or psycopg.pq.__impl__ == "python":
+    if psycopg.pq.__impl__ == "python":  # psycopg without its C extension
         return None
     oid = psycopg.adapters.types["timestamptz"].oid
     return oid, psycopg.adapters.get_loader(oid, Format.TEXT)
@@ -57,3 +57,17 @@ def use_c_timestamps(sender, connection, **kwargs) -> None:
 
 
 connection_created.connect(use_c_timestamps, dispatch_uid="tracker-c-timestamps")
+
+
+def analyze(*models) -> None:
+    """ANALYZE these models' tables (PostgreSQL; nothing elsewhere). For code that has just
+    written many rows: until statistics exist the planner guesses from the table as it
+    was, and autovacuum may come round minutes later, or never where it is off. Inside a
+    transaction it counts the rows the transaction wrote. A database user who does not
+    own a table gets a warning from PostgreSQL, not an error."""
+    if default_connection.vendor != "postgresql" or not models:
+        return
+    quote = default_connection.ops.quote_name
+    tables = ", ".join(quote(model._meta.db_table) for model in models)
+    with default_connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {tables}")

@@ -13,6 +13,8 @@ from django.utils import translation
 from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.translation import gettext as _
 
+from ..formats import person_name
+
 register = template.Library()
 
 
@@ -211,8 +213,6 @@ def when(value) -> str:
 @register.filter
 def person(user) -> str:
     """A user as people know them: the full name, the username only when no name is set."""
-    from commitments.formats import person_name
-
     return person_name(user)
 
 

@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -37,6 +37,7 @@ from commitments.models import (
     StatusChange,
     Visit,
 )
+from tracker import postgres
 
 BATCH = 5000
 # A realistic spread: most pledges still open, a tenth blocked, a fifth closed.
@@ -98,13 +99,17 @@ class Command(BaseCommand):
         guesses from an empty table until autovacuum comes round (never, where it is
         off): at a million rows the list pages took 170-780 ms and the overdue CSV 38 s
         instead of 65 ms and 8 s."""
-        if connection.vendor != "postgresql":
-            return
-        models = [Commitment, Commitment.co_pledgers.through, StatusChange, Evidence]
-        models += [Organisation, Person, Profile, Visit, get_user_model()]
-        tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in models)
-        with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {tables}")
+        postgres.analyze(
+            Commitment,
+            Commitment.co_pledgers.through,
+            StatusChange,
+            Evidence,
+            Organisation,
+            Person,
+            Profile,
+            Visit,
+            get_user_model(),
+        )
 
     def _users(self, n: int, run: int, rng: random.Random):
         User = get_user_model()

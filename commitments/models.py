@@ -1204,8 +1204,8 @@ class Reminder(models.Model):
     # million commitments), and an index whose keys repeat that much cost the INSERT
     # ~0.4 s (btree posting lists rewritten as the pages fill). The one lookup by
     # recipient that runs every day, a daily digest's held rows, has its partial index
-    # (reminder_digest_held); deleting a user (which the tracker avoids: users are
-    # deactivated) reads the outbox through.
+    # (reminder_digest_held); deleting a user, an administrator's rare action, reads the
+    # whole outbox once.
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,

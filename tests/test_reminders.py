@@ -664,14 +664,22 @@ def test_a_row_the_plan_cannot_see_is_skipped_and_the_rest_written(settings):
     old row is left as it was, and the sweep does not fail."""
     settings.TRACKER_REMINDER_CATCH_UP_DAYS = 0
     user = owner(days=ALL_WEEK)
+    manager(days=ALL_WEEK)  # a weekly digest on every sweep
     now = at(2025, 6, 10, 9)
     clean = CommitmentFactory(owner=user, due_date=dt.date(2025, 6, 10))
     with CaptureQueriesContext(connection) as ctx:
         first = reminders_sweep(now=now)
     assert first.created >= 1
     if on_postgres():
-        assert len(_outbox_inserts(ctx)) == 1
-        assert "ON CONFLICT" not in _outbox_inserts(ctx)[0]
+        # The commitments' rows plainly; the weekly digests (planned on every sweep, kept
+        # once by the key) with ON CONFLICT at once.
+        plain, digests = _outbox_inserts(ctx)
+        assert "ON CONFLICT" not in plain
+        assert "ON CONFLICT DO NOTHING" in digests
+    # A whole sweep with nothing new: no INSERT meets the key and is rolled back.
+    with CaptureQueriesContext(connection) as ctx:
+        assert reminders_sweep(now=now + dt.timedelta(minutes=1)).created == 0
+    assert not [q for q in ctx.captured_queries if "ROLLBACK TO SAVEPOINT" in q["sql"]]
 
     hidden = CommitmentFactory(owner=user, due_date=dt.date(2025, 6, 10))
     fresh = CommitmentFactory(owner=user, due_date=dt.date(2025, 6, 10))
@@ -694,9 +702,10 @@ def test_a_row_the_plan_cannot_see_is_skipped_and_the_rest_written(settings):
         (old.pk, dt.date(2025, 5, 1))
     ]
     if on_postgres():
-        plain, skipping = _outbox_inserts(ctx)
+        plain, skipping, _digests = _outbox_inserts(ctx)
         assert "ON CONFLICT" not in plain
         assert "ON CONFLICT DO NOTHING" in skipping
+        assert any("ROLLBACK TO SAVEPOINT" in q["sql"] for q in ctx.captured_queries)
 
 
 @pytest.mark.skipif(not on_postgres(), reason="PostgreSQL's statistics")

@@ -199,11 +199,14 @@ class _Since:
     follow_up_to: dt.datetime
 
 
-def _plan(*, now: dt.datetime, since: _Since | None = None) -> _Planned:
+def _plan(*, now: dt.datetime, since: _Since | None = None) -> tuple[_Planned, _Planned]:
     """The reminders that are due and not yet in the outbox (a constant number of queries).
 
     With `since`, only what can have become due since the last plan of the same day:
     commitments written after it, and follow-up times that came within reach.
+
+    Returns the commitments' reminders and, apart, the managers' weekly digests (planned
+    every time: the unique key keeps one per manager and week).
     """
     today = today_local(now)
     window = slot_window(today)
@@ -379,8 +382,9 @@ def _plan(*, now: dt.datetime, since: _Since | None = None) -> _Planned:
             about=slot,
             in_digest=sched.daily_digest,
         )
-    _plan_weekly_digests(planned, managers=managers, schedule=schedule)
-    return planned
+    digests = _Planned(now=now)
+    _plan_weekly_digests(digests, managers=managers, schedule=schedule)
+    return planned, digests
 
 
 def _plan_weekly_digests(planned: _Planned, *, managers: list[int], schedule) -> None:
@@ -392,8 +396,10 @@ def _plan_weekly_digests(planned: _Planned, *, managers: list[int], schedule) ->
         _add_digest(planned, Kind.WEEKLY_DIGEST, manager_id, monday, sched)
 
 
-def _plan_daily_digests(*, now: dt.datetime) -> _Planned:
-    """A daily digest for each officer who has held reminders whose time has come."""
+def _plan_daily_digests(planned: _Planned) -> _Planned:
+    """A daily digest for each officer who has held reminders whose time has come,
+    added to `planned`."""
+    now = planned.now
     held = (
         Reminder.objects.filter(state=State.PENDING, in_digest=True, send_after__lte=now)
         # No digest for snoozed follow-ups alone (the digest would leave them out).
@@ -401,7 +407,6 @@ def _plan_daily_digests(*, now: dt.datetime) -> _Planned:
         .values_list("recipient_id", flat=True)
         .distinct()
     )
-    planned = _Planned(now=now)
     for profile in Profile.objects.filter(user_id__in=held):
         sched = Schedule.of(profile)
         day = now.astimezone(zone_of(sched)).date()
@@ -485,7 +490,7 @@ class _Inserted:
     queued: list[int] = field(default_factory=list)
 
 
-def _insert(planned: _Planned) -> _Inserted:
+def _insert(planned: _Planned, *, conflicts_expected: bool = False) -> _Inserted:
     """Insert the planned outbox rows, skipping any whose unique key exists.
 
     On PostgreSQL one INSERT ... SELECT ... ON CONFLICT DO NOTHING: a single statement
@@ -498,6 +503,9 @@ def _insert(planned: _Planned) -> _Inserted:
     snoozed follow-ups out), so "due" here is the dispatch's rule: pending, its time
     come, not in a digest. A row the unique key skips was written by another sweep,
     which queues it.
+
+    `conflicts_expected`: digests, planned on every sweep and kept once by the unique
+    key, are written with ON CONFLICT DO NOTHING at once (a handful of rows).
     """
     if not planned:
         return _Inserted()
@@ -552,17 +560,24 @@ def _insert(planned: _Planned) -> _Inserted:
     # confirm it (0.7-1.0 s more for 170,000 rows). If a row does meet the unique key (a
     # sweep running at the same moment, a row that the plan's question does not see),
     # the savepoint is rolled back and the rows written again, skipping those.
-    try:
-        with transaction.atomic(), _binary_cursor() as cursor:
-            cursor.execute(f"{sql} {returning}", params)
-            written = cursor.fetchall()
-    except IntegrityError as error:
-        if not isinstance(error.__cause__, psycopg.errors.UniqueViolation):
-            raise
-        with _binary_cursor() as cursor:
-            cursor.execute(f"{sql} ON CONFLICT DO NOTHING {returning}", params)
-            written = cursor.fetchall()
+    skipping = f"{sql} ON CONFLICT DO NOTHING {returning}"
+    if conflicts_expected:
+        written = _execute_fetchall(skipping, params)
+    else:
+        try:
+            with transaction.atomic():
+                written = _execute_fetchall(f"{sql} {returning}", params)
+        except IntegrityError as error:
+            if not isinstance(error.__cause__, psycopg.errors.UniqueViolation):
+                raise
+            written = _execute_fetchall(skipping, params)
     return _Inserted(created=len(written), queued=[pk for pk, queued in written if queued])
+
+
+def _execute_fetchall(sql: str, params: list) -> list[tuple]:
+    with _binary_cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def _text_array(values: list) -> str:
@@ -645,10 +660,9 @@ def reminders_sweep(
         # Read before planning: whatever commits after this read has a larger number.
         change_seq = ChangeCounter.committed()
         since = _since(now=now, today=today) if incremental else None
-        plan = _plan(now=now, since=since)
+        plan, digests = _plan(now=now, since=since)
         planned = _insert(plan)
-        digests = _plan_daily_digests(now=now)
-        held = _insert(digests)
+        held = _insert(_plan_daily_digests(digests), conflicts_expected=True)
         result.created = planned.created + held.created
         result.by_kind = dict(Counter(plan.by_kind()) + Counter(digests.by_kind()))
         result.queued = sorted([*planned.queued, *held.queued, *_dispatch(now=now)])

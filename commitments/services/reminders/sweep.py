@@ -493,16 +493,16 @@ class _Inserted:
 def _insert(planned: _Planned, *, conflicts_expected: bool = False) -> _Inserted:
     """Insert the planned outbox rows, skipping any whose unique key exists.
 
-    On PostgreSQL one INSERT ... SELECT ... ON CONFLICT DO NOTHING: a single statement
-    whatever the number of rows, and far less Python than bulk_create. The rows arrive
-    as three arrays (commitment, recipient, shape number) joined to the short table of
-    shapes. A row whose time has come is written queued (`queued_at` = the sweep's
-    time) and its id returned, so the dispatch does not rewrite it a moment later: at a
-    million commitments the first sweep of a day writes some 170,000 rows, and an UPDATE
-    of each doubled the writing. A new row is never held by a snooze (the plan leaves
-    snoozed follow-ups out), so "due" here is the dispatch's rule: pending, its time
-    come, not in a digest. A row the unique key skips was written by another sweep,
-    which queues it.
+    On PostgreSQL one INSERT ... SELECT: a single statement whatever the number of rows,
+    and far less Python than bulk_create. The rows arrive as three arrays (commitment,
+    recipient, shape number) joined to the short table of shapes; they are written
+    without ON CONFLICT first (see below). A row whose time has come is written queued
+    (`queued_at` = the sweep's time) and its id returned, so the dispatch does not
+    rewrite it a moment later: at a million commitments the first sweep of a day writes
+    some 170,000 rows, and an UPDATE of each doubled the writing. A new row is never
+    held by a snooze (the plan leaves snoozed follow-ups out), so "due" here is the
+    dispatch's rule: pending, its time come, not in a digest. A row the unique key skips
+    was written by another sweep, which queues it.
 
     `conflicts_expected`: digests, planned on every sweep and kept once by the unique
     key, are written with ON CONFLICT DO NOTHING at once (a handful of rows).

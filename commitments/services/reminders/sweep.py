@@ -549,8 +549,7 @@ def _insert(planned: _Planned, *, conflicts_expected: bool = False) -> _Inserted
     params = [
         str(State.PENDING),
         planned.now,
-        # Digests have no commitment: str(None) is "None", PostgreSQL's is NULL.
-        _text_array(planned.commitment_ids).replace("None", "NULL"),
+        _text_array(planned.commitment_ids),  # None for a digest
         _text_array(planned.recipient_ids),
         _text_array(planned.shape_ids),
         *([getattr(shape, name) for shape in planned.shapes] for name, _ in _SHAPE_COLUMNS),
@@ -580,8 +579,10 @@ def _execute_fetchall(sql: str, params: list) -> list[tuple]:
         return cursor.fetchall()
 
 
-def _text_array(values: list) -> str:
-    return "{" + ",".join(map(str, values)) + "}"
+def _text_array(values: list[int | None]) -> str:
+    """PostgreSQL's text form of an array of integers: '{1,NULL,3}' (str(None) is
+    "None", which no integer's text contains)."""
+    return "{" + ",".join(map(str, values)).replace("None", "NULL") + "}"
 
 
 def _binary_cursor():

@@ -683,6 +683,14 @@ class Commitment(models.Model):
                 condition=IS_OPEN,
                 name="commitment_open_sector_due",
             ),
+            # The overdue list grouped by owner walks it owner by owner without touching
+            # the table (selectors.OwnerGroupedIds; id last, so the page's ids come from
+            # the index): at a million rows it sorted all 232,000 overdue, 159 ms a page.
+            models.Index(
+                fields=["owner", "due_date", "reference", "id"],
+                condition=IS_OPEN,
+                name="commitment_open_owner_due",
+            ),
         ]
 
     def __str__(self) -> str:

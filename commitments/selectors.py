@@ -290,6 +290,45 @@ def overdue_commitments(on: dt.date | None = None) -> QuerySet[Commitment]:
     return Commitment.objects.overdue(on=on).order_by("due_date", "reference")
 
 
+class OwnerGroupedIds:
+    """The ids of an ordered `queryset`, grouped by owner: the owned commitments by the
+    owner's username and then the queryset's own order, then those nobody owns, in the
+    queryset's order. For a Paginator: count() and slices, each one or two queries.
+
+    One query ordered by the owner's username LEFT JOINs the users, and PostgreSQL then
+    sorts every matching row: 159 ms for a page of the 232,000 overdue at a million
+    commitments. Split in two, each side has an index path: the owned rows join the users
+    inside (the planner walks the owners by username and reads each one's rows from
+    commitment_open_owner_due: 2-3 ms), the unowned rows are the queryset's order alone."""
+
+    def __init__(self, queryset: QuerySet[Commitment], within: Iterable[str]):
+        ids = queryset.values_list("pk", flat=True)
+        self._queryset = queryset
+        self._owned = ids.filter(owner__isnull=False).order_by("owner__username", *within)
+        self._unowned = ids.filter(owner__isnull=True).order_by(*within)
+
+    def count(self) -> int:
+        # Two counts, each from an index; one COUNT(*) FILTER (owner IS NULL) reads the
+        # owner of every row (44 ms at a million against 18 + 0.1).
+        total = self._queryset.count()
+        self._owned_count = total - self._unowned.count()
+        return total
+
+    def __getitem__(self, part: slice) -> list[int]:
+        if not isinstance(part, slice) or part.step is not None:
+            raise TypeError("OwnerGroupedIds takes slices without a step.")
+        start, stop = part.start or 0, part.stop
+        owned = getattr(self, "_owned_count", None)
+        if owned is None:
+            self.count()
+            owned = self._owned_count
+        ids = list(self._owned[start:stop]) if start < owned else []
+        if stop is None or stop > owned:
+            rest = None if stop is None else stop - owned
+            ids += list(self._unowned[max(start - owned, 0) : rest])
+        return ids
+
+
 def rows_for_page(ids: list[int]) -> list[Commitment]:
     """The table rows for one page of ids, in the ids' order.
 

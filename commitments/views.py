@@ -68,9 +68,15 @@ GROUPS = {
 }
 
 
-def _page(request: HttpRequest, queryset: QuerySet[Commitment], default: int = PAGE_SIZES[0]):
+def _page(
+    request: HttpRequest,
+    queryset: QuerySet[Commitment],
+    default: int = PAGE_SIZES[0],
+    group: str = "",
+):
     """One page of table rows: ids first, then the rows of that page (see
-    selectors.rows_for_page)."""
+    selectors.rows_for_page). Grouped by owner, the ids come from
+    selectors.OwnerGroupedIds."""
     try:
         size = int(request.GET.get("per_page", default))
     except ValueError:
@@ -87,7 +93,11 @@ def _page(request: HttpRequest, queryset: QuerySet[Commitment], default: int = P
         first = given[0]
         descending = isinstance(first, str) and first.startswith("-")
         queryset = queryset.order_by(*given, "-reference" if descending else "reference")
-    paginator = Paginator(queryset.values_list("pk", flat=True), size)
+    if group == "owner":
+        ids = selectors.OwnerGroupedIds(queryset, within=queryset.query.order_by[1:])
+    else:
+        ids = queryset.values_list("pk", flat=True)
+    paginator = Paginator(ids, size)
     page = paginator.get_page(request.GET.get("page"))
     page.object_list = selectors.rows_for_page(list(page.object_list))
     return page, size
@@ -179,7 +189,7 @@ def overdue_list(request: HttpRequest) -> HttpResponse:
     ]
     if request.GET.get("format") == "xlsx" and valid:
         return xlsx_response(queryset, "overdue")
-    page, size = _page(request, queryset)
+    page, size = _page(request, queryset, group=group)
     return render(
         request,
         "commitments/overdue_list.html",

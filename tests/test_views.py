@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from commitments.models import (
     AuditEvent,
+    Commitment,
     Evidence,
     FigureKind,
     Note,
@@ -23,7 +24,7 @@ from commitments.models import (
 )
 from commitments.selectors import commitment_timeline
 
-from .factories import CommitmentFactory, SourceFactory
+from .factories import CommitmentFactory, SourceFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -573,6 +574,48 @@ def test_overdue_list_shows_days_last_change_note_and_groups(client, manager, of
     assert "Ministry agreed in writing" in response.content.decode()
     grouped = client.get("/commitments/overdue/", {"group": "owner"})
     assert [r.owner.username for r in grouped.context["page_obj"]] == ["manager-a", "officer-a"]
+
+
+def test_overdue_grouped_by_owner_pages_owners_by_name_then_the_unowned(client, manager):
+    # Two owners named out of id order, and commitments nobody owns: the grouped pages are
+    # the owners by username, each owner's items most overdue first, then the unowned,
+    # cut in pages of 25 across both sides with nothing shown twice or left out.
+    zed, abe = UserFactory(username="zed"), UserFactory(username="abe")
+    for i in range(20):
+        _overdue(1 + i, owner=zed, reference=f"Z-{i:02d}")
+    for i in range(10):
+        _overdue(1 + i % 3, owner=abe, reference=f"A-{i:02d}")
+    for i in range(5):
+        _overdue(2 + i, owner=None, reference=f"N-{i:02d}")
+    _overdue(50, owner=None, status=Status.FULFILLED)  # closed: never overdue
+    expected = [
+        c.reference
+        for c in sorted(
+            Commitment.objects.overdue(),
+            key=lambda c: (
+                c.owner is None,
+                c.owner.username if c.owner else "",
+                c.due_date,
+                c.reference,
+            ),
+        )
+    ]
+    client.force_login(manager)
+    seen = []
+    for number in (1, 2):
+        response = client.get("/commitments/overdue/", {"group": "owner", "page": number})
+        assert response.status_code == 200
+        page = response.context["page_obj"]
+        assert page.paginator.count == 35
+        seen += [c.reference for c in page]
+    assert len(expected) == 35
+    assert seen == expected
+    assert seen[:10] == sorted(
+        seen[:10], key=lambda r: Commitment.objects.get(reference=r).due_date
+    )
+    assert {r[0] for r in seen[:10]} == {"A"} and {r[0] for r in seen[30:]} == {"N"}
+    body = response.content.decode()
+    assert body.index("Owner: zed") < body.index("Owner: nobody")
 
 
 def test_overdue_csv_is_exactly_what_the_filters_select(client, manager):

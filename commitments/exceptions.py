@@ -6,12 +6,21 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext as _
 
 __all__ = [
+    "CommitmentNotFound",
     "PermissionDenied",
     "TransitionNotAllowed",
     "ValidationError",
     "VersionConflict",
     "error_dict",
 ]
+
+
+class CommitmentNotFound(ValidationError):
+    """No commitment has the id a service was given. A ValidationError on the field
+    "commitment" for callers that report it with the rest; the API answers 404."""
+
+    def __init__(self):
+        super().__init__({"commitment": _("No such commitment.")})
 
 
 class TransitionNotAllowed(Exception):

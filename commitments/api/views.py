@@ -18,10 +18,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
+from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import selectors, services
+from ..exceptions import CommitmentNotFound
 from ..filters import CommitmentApiFilterSet
 from ..models import (
     ApiToken,
@@ -219,24 +221,32 @@ class CommitmentViewSet(
     )
     @action(detail=True, methods=["post"], filter_backends=[])
     def transitions(self, request, pk=None):
-        # An unknown id is a 404 before anything else; the row itself is read (locked)
-        # by the service, once (issue 13: a transition's queries, tests/api/test_fast_paths).
-        if not Commitment.objects.filter(pk=pk).exists():
-            raise Http404
+        # An unknown id is a 404 whatever the body and headers. The row is read (locked)
+        # by the service, once, with no look beforehand (issue 13: a transition's
+        # queries, tests/api/test_fast_paths): the id is looked up apart only for a
+        # request refused before the service.
         serializer = s.TransitionSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        version = expected_version(request)
+        try:
+            serializer.is_valid(raise_exception=True)
+            version = expected_version(request)
+        except APIException:
+            if not Commitment.objects.filter(pk=pk).exists():
+                raise Http404 from None
+            raise
         move = serializer.validated_data
-        services.commitment_transition(
-            commitment_id=int(pk),
-            to_status=move["to"],
-            actor=request.user,
-            channel=Channel.API,
-            note=move.get("note", ""),
-            evidence=[EvidenceInput(**item) for item in move.get("evidence", [])],
-            expected_version=version,
-            due_date=move.get("due_date"),
-        )
+        try:
+            services.commitment_transition(
+                commitment_id=int(pk),
+                to_status=move["to"],
+                actor=request.user,
+                channel=Channel.API,
+                note=move.get("note", ""),
+                evidence=[EvidenceInput(**item) for item in move.get("evidence", [])],
+                expected_version=version,
+                due_date=move.get("due_date"),
+            )
+        except CommitmentNotFound:
+            raise Http404 from None
         return self._respond(int(pk))
 
     def _sub_list(self, queryset, serializer_class):

@@ -19,7 +19,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..exceptions import TransitionNotAllowed, VersionConflict
+from ..exceptions import CommitmentNotFound, TransitionNotAllowed, VersionConflict
 from ..formats import person_name
 from ..models import (
     NOTE_REQUIRED,
@@ -41,7 +41,7 @@ from ..permissions import can_reassign, can_reopen, can_retract_note, editable_i
 from ..selectors import undoable_move
 from ..translated import COMMITMENT_TEXTS, columns
 from ..validators import validate_storable_text
-from .reminders import reminders_void_stale, reminders_void_stale_many
+from .reminders import reminder_terms, reminders_void_stale, reminders_void_stale_many
 from .webhooks import webhook_events_record, webhook_events_record_many
 
 User = get_user_model()
@@ -274,7 +274,7 @@ def _lock(commitment_id: int) -> Commitment:
     try:
         return Commitment.objects.select_for_update(no_key=True).get(pk=commitment_id)
     except Commitment.DoesNotExist:
-        raise ValidationError({"commitment": _("No such commitment.")}) from None
+        raise CommitmentNotFound from None
 
 
 def _check_version(commitment: Commitment, expected_version: int | None) -> None:
@@ -701,7 +701,7 @@ def commitments_update_many(
             commitment = locked.get(item.commitment_id)
             try:
                 if commitment is None:
-                    raise ValidationError({"commitment": _("No such commitment.")})
+                    raise CommitmentNotFound
                 _check_version(commitment, item.expected_version)
                 if commitment.pk not in editable:
                     raise PermissionDenied(_("You may not change this commitment."))
@@ -790,6 +790,21 @@ def commitments_update_many(
     return results
 
 
+# What a status move may change on the row (commitment_transition sets no other field):
+# the UPDATE writes these alone, not all fifty columns.
+_MOVED_FIELDS = (
+    "status",
+    "status_changed_at",
+    "progress",
+    "due_date",
+    "next_follow_up_at",
+    "snoozed_until",
+    "version",
+    "change_seq",
+    "updated_at",
+)
+
+
 def commitment_transition(
     *,
     commitment_id: int,
@@ -827,6 +842,7 @@ def commitment_transition(
         _check_version(commitment, expected_version)
         _check_can_edit(actor=actor, commitment=commitment, channel=channel)
         from_status = commitment.status
+        terms = reminder_terms(commitment)
         allowed = sorted(TRANSITIONS[from_status])
         if to_status not in TRANSITIONS[from_status] and not undo:
             raise TransitionNotAllowed(from_status, to_status, allowed)
@@ -873,7 +889,8 @@ def commitment_transition(
             # The owner just reported: the next follow-up request is a cadence away.
             commitment.next_follow_up_at = _follow_up_after(commitment, now)
         commitment.version += 1
-        reminders_void_stale(commitment=commitment)
+        if reminder_terms(commitment) != terms:
+            reminders_void_stale(commitment=commitment)
         change = StatusChange.objects.create(
             commitment=commitment,
             from_status=from_status,
@@ -899,7 +916,7 @@ def commitment_transition(
         # is taken when only the row update, the outbox and the commit remain (writers
         # then overlap for the rest; issue 13). The row is locked since _lock anyway.
         commitment.change_seq = next_change_seq()
-        commitment.save()
+        commitment.save(update_fields=_MOVED_FIELDS)
         webhook_events_record(
             event=WebhookEvent.STATUS_CHANGED,
             commitments=[commitment],

@@ -299,9 +299,70 @@ def test_a_transition_is_a_locked_read_the_writes_and_no_more(manager, redis_api
     assert sum(q.startswith('UPDATE "commitments_changecounter"') for q in sql) == 1
     assert not any(q.startswith('SELECT "commitments_changecounter"') for q in sql)
     assert not any("DISTINCT" in q and "commitments_reminder" in q for q in sql)
-    # exists, lock, void, history, audit, counter, row, webhook endpoints, the answer's row
-    # (and its co-pledgers off PostgreSQL)
-    assert len(sql) == (9 if db.vendor == "postgresql" else 10), sql
+    # A manager's move between open statuses changes nothing reminders are matched on
+    # (status open, due date, follow-up, owner): nothing to void.
+    assert not any("commitments_reminder" in q for q in sql)
+    # Only the moved columns are written, not all fifty.
+    (row_update,) = [q for q in sql if q.startswith('UPDATE "commitments_commitment"')]
+    assert '"title"' not in row_update and '"status"' in row_update
+    # lock, history, audit, counter, row, webhook endpoints, the answer's row (and its
+    # co-pledgers off PostgreSQL); no look at the id before the lock
+    assert len(sql) == (7 if db.vendor == "postgresql" else 8), sql
     c.refresh_from_db()
     assert (c.status, c.version) == (Status.IN_PROGRESS, 2)
     assert response["ETag"] == '"2"'
+
+
+def test_the_owners_move_voids_the_follow_up_it_answers_and_a_managers_move_voids_none(
+    officer, manager, redis_api_cache
+):
+    from commitments.models import Reminder
+
+    now = timezone.now()
+    c = CommitmentFactory(
+        owner=officer,
+        status=Status.AGREED,
+        due_date=today_local() + dt.timedelta(days=30),
+        next_follow_up_at=now - dt.timedelta(hours=1),
+        follow_up_every_days=7,
+    )
+    follow_up = Reminder.objects.create(
+        commitment=c,
+        recipient=officer,
+        kind=Reminder.Kind.FOLLOW_UP,
+        slot=c.next_follow_up_at.astimezone(dt.UTC).date(),
+        send_after=now,
+    )
+    for user, to, state in (
+        (manager, "in_progress", Reminder.State.PENDING),  # the follow-up still stands
+        (officer, "agreed", Reminder.State.VOID),  # the owner reported: next one later
+    ):
+        client = bearer_client(user, "write")
+        etag = client.get(f"{LIST}{c.pk}/")["ETag"]
+        response = client.post(
+            f"{LIST}{c.pk}/transitions/", {"to": to}, format="json", HTTP_IF_MATCH=etag
+        )
+        assert response.status_code == 200, response.content
+        follow_up.refresh_from_db()
+        assert follow_up.state == state, (user, to)
+    c.refresh_from_db()
+    assert c.next_follow_up_at > now + dt.timedelta(days=6)
+
+
+@pytest.mark.parametrize(
+    "body, headers",
+    [
+        ({"to": "in_progress"}, {"HTTP_IF_MATCH": '"1"'}),  # a good request
+        ({"to": "no-such-status"}, {"HTTP_IF_MATCH": '"1"'}),  # a bad body
+        ({"to": "in_progress"}, {}),  # no If-Match
+        ({"to": "in_progress"}, {"HTTP_IF_MATCH": '"x"'}),  # an If-Match that is no version
+    ],
+)
+def test_a_move_of_an_unknown_commitment_is_a_404_whatever_else_is_wrong(manager, body, headers):
+    from commitments.models import AuditEvent, StatusChange
+
+    client = bearer_client(manager, "write")
+    missing = (Commitment.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
+    response = client.post(f"{LIST}{missing}/transitions/", body, format="json", **headers)
+    assert_error(response, 404)
+    assert not StatusChange.objects.exists() and not AuditEvent.objects.exists()

@@ -18,7 +18,12 @@ from .delivery import (
 )
 from .policy import Schedule, morning_of, send_time
 from .sweep import SweepResult, reminders_sweep
-from .voiding import reminder_is_stale, reminders_void_stale, reminders_void_stale_many
+from .voiding import (
+    reminder_is_stale,
+    reminder_terms,
+    reminders_void_stale,
+    reminders_void_stale_many,
+)
 
 __all__ = [
     "Schedule",
@@ -30,6 +35,7 @@ __all__ = [
     "reminder_deliver",
     "reminder_is_stale",
     "reminder_send",
+    "reminder_terms",
     "reminders_deliver_batch",
     "reminders_sweep",
     "reminders_void_stale",

@@ -37,6 +37,18 @@ def _stale_q(commitment: Commitment) -> Q:
     return stale
 
 
+def reminder_terms(commitment: Commitment) -> tuple:
+    """What `_stale_q` reads of a commitment. A write that leaves these as they were
+    makes no pending reminder stale, so it has nothing to void (a status move between
+    open statuses by someone other than the owner: issue 13, a transition's queries)."""
+    return (
+        commitment.status in TERMINAL_STATUSES,
+        commitment.due_date,
+        commitment.next_follow_up_at,
+        commitment.owner_id,
+    )
+
+
 def reminders_void_stale(*, commitment: Commitment) -> int:
     """Void pending reminders for dates the commitment no longer has, for an owner it
     no longer has, or all of them once it is closed. Call inside the writer's transaction.

@@ -105,6 +105,34 @@ def test_a_batch_sends_through_one_connection_and_each_reminder_once(
     assert set(Reminder.objects.values_list("state", flat=True)) == {Reminder.State.SENT}
 
 
+@pytest.mark.parametrize("owners", [2, 6])
+def test_a_batch_reads_no_profile_per_email_and_writes_each_in_its_readers_language(
+    published, counting_backend, owners
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from .factories import UserFactory
+
+    languages = ["ru", "en"] * (owners // 2)
+    for i, language in enumerate(languages):
+        user = UserFactory(username=f"reader{i}")
+        user.profile.language = language
+        user.profile.save()
+        CommitmentFactory(owner=user, due_date=NOW.date(), reference=f"R-{i}")
+    with time_machine.travel(NOW, tick=False):
+        sweep_reminders()
+        (batch,) = [args[0] for _name, args, _countdown in published]
+        with CaptureQueriesContext(connection) as ctx:
+            assert send_reminders(batch) == ["sent"] * owners
+    # Each recipient's profile comes with the batch's one read of the rows.
+    assert not [q for q in ctx.captured_queries if 'FROM "commitments_profile"' in q["sql"]]
+    subjects = {m.to[0]: m.subject for m in mail.outbox}
+    for i, language in enumerate(languages):
+        subject = subjects[f"reader{i}@example.org"]
+        assert ("Срок" in subject) == (language == "ru"), subject
+
+
 def test_a_dropped_connection_fails_one_email_reconnects_for_the_rest_and_retries_it(
     officer, published, counting_backend, settings
 ):

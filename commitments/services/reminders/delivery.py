@@ -126,7 +126,7 @@ def reminders_send_many(
     of `reminder_ids`; a batch that failed to send asks its caller to reconnect."""
     now = now or timezone.now()
     leases = reminders_claim_many(reminder_ids=reminder_ids, now=now)
-    rows = Reminder.objects.select_related("commitment", "recipient").in_bulk(list(leases))
+    rows = Reminder.objects.select_related("commitment", "recipient__profile").in_bulk(list(leases))
     stale = reminders_stale_ids(rows.values())
     held = set(
         Reminder.objects.filter(pk__in=list(rows))

@@ -50,14 +50,17 @@ def _item(commitment: Commitment, today: dt.date) -> dict:
     }
 
 
-def _reader_style(user) -> tuple[str, calendars.DateStyle]:
-    """The recipient's language and date style (issue 15): their profile, else the site's.
-    The profile read with the user (select_related("recipient__profile"), as delivery
-    does for a batch) costs no query here."""
+def recipient_profile(reminder: Reminder) -> Profile | None:
+    """The recipient's profile as read with the reminder (select_related
+    "recipient__profile", as delivery reads a batch); None if they have none."""
     try:
-        profile = user.profile
+        return reminder.recipient.profile
     except Profile.DoesNotExist:
-        profile = None
+        return None
+
+
+def _reader_style(profile: Profile | None) -> tuple[str, calendars.DateStyle]:
+    """The recipient's language and date style (issue 15): their profile, else the site's."""
     language = (profile.language if profile else "") or settings.LANGUAGE_CODE
     if profile is None:
         return language, calendars.DateStyle()
@@ -67,12 +70,18 @@ def _reader_style(user) -> tuple[str, calendars.DateStyle]:
     return language, calendars.DateStyle(calendar=calendar, eastern_digits=profile.eastern_digits)
 
 
+_READ = object()
+
+
 def build_message(
-    *, reminder: Reminder, now: dt.datetime
+    *, reminder: Reminder, now: dt.datetime, profile: Profile | object | None = _READ
 ) -> tuple[EmailMultiAlternatives | None, list[int]]:
     """The email for `reminder` in the recipient's language and calendar; None when there is
-    nothing to say (an empty digest)."""
-    language, style = _reader_style(reminder.recipient)
+    nothing to say (an empty digest). The recipient's profile is read here unless the
+    caller passes the one it has just read (delivery: with the batch, no query per email)."""
+    if profile is _READ:
+        profile = Profile.objects.filter(user_id=reminder.recipient_id).first()
+    language, style = _reader_style(profile)
     with translation.override(language), calendars.override(style):
         return _build_message(reminder=reminder, now=now)
 

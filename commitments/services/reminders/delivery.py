@@ -25,7 +25,7 @@ from django.db import connection as db_connection
 from django.db import transaction
 from django.utils import timezone
 
-from ...emails import build_message
+from ...emails import build_message, recipient_profile
 from ...models import Reminder, claimable_q, today_local
 from ..outbox import outbox_finish, outbox_retry
 from ..queueing import retry_countdown, task_queue
@@ -177,7 +177,9 @@ def _send_claimed(
         return SendOutcome("held")
     bundled: list[int] = []
     try:
-        message, bundled = build_message(reminder=reminder, now=now)
+        message, bundled = build_message(
+            reminder=reminder, now=now, profile=recipient_profile(reminder)
+        )
         if message is None:
             _finish(reminder_id, lease, state=State.VOID, lease_until=None)
             return SendOutcome("void")

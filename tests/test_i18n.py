@@ -145,6 +145,22 @@ def test_a_leap_day_of_the_gregorian_calendar_converts():
     assert to_solar_hijri(dt.date(2024, 2, 29)) == (1402, 12, 10)
 
 
+def test_month_names_follow_the_language_as_it_changes_within_a_process():
+    # The names are looked up once per calendar and language (calendars._month_names):
+    # each language still gets its own, in any order, back and forth.
+    from django.utils import translation
+
+    nowruz = dt.date(2025, 3, 21)
+    written = []
+    for language in ("ru", "en", "ps", "ru", "en"):
+        with translation.override(language):
+            written.append(format_date(nowruz, "j F Y", DateStyle()))
+            written.append(format_date(nowruz, "j F Y", DateStyle(calendars.SOLAR_HIJRI)))
+    ru = ["21 марта 2025", "1 хамаля 1404"]
+    en = ["21 March 2025", "1 Hamal 1404"]
+    assert written == [*ru, *en, "21 مارچ 2025", "1 وری 1404", *ru, *en]
+
+
 def test_dates_are_written_in_the_readers_calendar_language_and_digits():
     from django.utils import translation
 

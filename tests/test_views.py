@@ -18,13 +18,14 @@ from commitments.models import (
     Evidence,
     FigureKind,
     Note,
+    Organisation,
     Sector,
     Status,
     StatusChange,
 )
 from commitments.selectors import commitment_timeline
 
-from .factories import CommitmentFactory, SourceFactory, UserFactory
+from .factories import CommitmentFactory, OrganisationFactory, SourceFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -616,6 +617,30 @@ def test_overdue_grouped_by_owner_pages_owners_by_name_then_the_unowned(client, 
     assert {r[0] for r in seen[:10]} == {"A"} and {r[0] for r in seen[30:]} == {"N"}
     body = response.content.decode()
     assert body.index("Owner: zed") < body.index("Owner: nobody")
+
+
+def test_the_organisation_filters_list_names_keep_the_choice_and_refuse_an_unknown_id(
+    client, manager
+):
+    import re
+
+    a = OrganisationFactory(name="Zaman Bank & Co <Kabul>")
+    b = OrganisationFactory(name="Freedom Bank")
+    mine = CommitmentFactory(pledged_by=a)
+    CommitmentFactory(pledged_by=b)
+    client.force_login(manager)
+    response = client.get("/commitments/", {"pledged_by": a.pk})
+    assert [c.pk for c in response.context["page_obj"]] == [mine.pk]
+    body = response.content.decode()
+    select = re.search(r'<select name="pledged_by".*?</select>', body, re.S).group(0)
+    assert f'<option value="{a.pk}" selected>Zaman Bank &amp; Co &lt;Kabul&gt;</option>' in select
+    assert f'<option value="{b.pk}">Freedom Bank</option>' in select
+    assert select.count("<option") == 1 + Organisation.objects.count()  # "Any", then each
+    beneficiary = re.search(r'<select name="beneficiary".*?</select>', body, re.S).group(0)
+    assert " selected" not in beneficiary
+    unknown = client.get("/commitments/", {"pledged_by": b.pk + 1000})
+    assert unknown.status_code == 400
+    assert list(unknown.context["page_obj"]) == []
 
 
 def test_overdue_csv_is_exactly_what_the_filters_select(client, manager):

@@ -306,6 +306,7 @@ class OwnerGroupedIds:
         self._queryset = queryset
         self._owned = ids.filter(owner__isnull=False).order_by("owner__username", *within)
         self._unowned = ids.filter(owner__isnull=True).order_by(*within)
+        self._owned_count: int | None = None
 
     def count(self) -> int:
         # Two counts, each from an index; one COUNT(*) FILTER (owner IS NULL) reads the
@@ -318,10 +319,9 @@ class OwnerGroupedIds:
         if not isinstance(part, slice) or part.step is not None:
             raise TypeError("OwnerGroupedIds takes slices without a step.")
         start, stop = part.start or 0, part.stop
-        owned = getattr(self, "_owned_count", None)
-        if owned is None:
+        if self._owned_count is None:
             self.count()
-            owned = self._owned_count
+        owned = self._owned_count
         ids = list(self._owned[start:stop]) if start < owned else []
         if stop is None or stop > owned:
             rest = None if stop is None else stop - owned

@@ -302,6 +302,7 @@ class OwnerGroupedIds:
     commitment_open_owner_due: 2-3 ms), the unowned rows are the queryset's order alone."""
 
     def __init__(self, queryset: QuerySet[Commitment], within: Iterable[str]):
+        within = tuple(within)  # used twice below: a generator would leave the second empty
         ids = queryset.values_list("pk", flat=True)
         self._queryset = queryset
         self._owned = ids.filter(owner__isnull=False).order_by("owner__username", *within)

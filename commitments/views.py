@@ -94,7 +94,9 @@ def _page(
         descending = isinstance(first, str) and first.startswith("-")
         queryset = queryset.order_by(*given, "-reference" if descending else "reference")
     if group == "owner":
-        ids = selectors.OwnerGroupedIds(queryset, within=queryset.query.order_by[1:])
+        # The order after the group's own columns (which OwnerGroupedIds puts first).
+        within = queryset.query.order_by[len(GROUPS["owner"]) :]
+        ids = selectors.OwnerGroupedIds(queryset, within=within)
     else:
         ids = queryset.values_list("pk", flat=True)
     paginator = Paginator(ids, size)
